@@ -1,0 +1,147 @@
+/* rgc.h - a reentrant garbage-collected heap for interrupt-driven systems.
+ *
+ * Every function here may be called from thread code and from interrupt handlers of any priority,
+ * nested to any depth, and may preempt any other rgc call (a collection included) at any instruction.
+ * The heap is an explicit handle: declare a `rgc_heap` (static storage), give it memory with rgc_init.
+ *
+ * Execution levels: 0 = thread code, higher numbers = higher interrupt priorities (see rgc_port.h).
+ * Bad input never corrupts the heap: it returns an error (or NULL) and is counted in rgc_stats.misuse.
+ */
+#ifndef RGC_H
+#define RGC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rgc_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { RGC_OK = 0, RGC_EINVAL = -1, RGC_BUSY = -2, RGC_LOCKED = -3, RGC_ECORRUPT = -4 };
+enum { RGC_FINALISER = 1u };                      /* rgc_alloc flags */
+enum { RGC_AUTO_COLLECT = 1u, RGC_NO_ALLOC = 2u }; /* rgc_level_policy bits */
+
+typedef struct rgc_heap rgc_heap;
+typedef struct rgc_stats rgc_stats;
+typedef void (*rgc_finaliser_fn)(void *obj);
+
+/* Carve the allocation table, the finaliser table and the block pool out of [mem, mem+bytes).
+ * RGC_EINVAL: h or mem NULL, mem not aligned to a pointer, or too small for one block and its tables.
+ * Not reentrant with other calls on the same heap (initialise before enabling the interrupts that use it). */
+int rgc_init(rgc_heap *h, void *mem, size_t bytes);
+
+/* n bytes of zeroed memory, aligned to the pool alignment (a block, capped at max_align_t), or NULL:
+ * n == 0 or larger than the heap (counted as misuse), heap locked, level policy RGC_NO_ALLOC (misuse),
+ * or no free run (counted as failed; collects first when the level's policy has RGC_AUTO_COLLECT and no
+ * collection is running: it never waits for a collection it preempted). flags: RGC_FINALISER. */
+void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags);
+
+/* Resize an object. p == NULL: rgc_alloc(n, 0). n == 0: rgc_free(p), returns NULL. Shrinks in place,
+ * grows in place when the following blocks are free, otherwise moves when allow_move (copying and
+ * keeping the RGC_FINALISER flag) or returns NULL leaving p untouched. p not an object: NULL + misuse. */
+void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move);
+
+/* Return an object to the heap. NULL is ignored. A pointer that is not the start of a live object
+ * (foreign, interior, already free) is counted as misuse and ignored, as is a free that races another
+ * context's operation on the same object. While a collection is marking, the release is deferred to
+ * the next collection (the object's children must still be traced). No finaliser runs. */
+void rgc_free(rgc_heap *h, void *p);
+
+/* Usable bytes of the live object starting at p (a multiple of RGC_BLOCK_BYTES), else 0. */
+size_t rgc_size(rgc_heap *h, const void *p);
+
+/* Full collection from the calling level: roots are rgc_add_root ranges, rgc_port_scan_roots (registers
+ * and every stack below the caller) and the objects other contexts are operating on.
+ * RGC_BUSY: a collection is already running (at any level; returns at once). RGC_LOCKED: heap locked. */
+int rgc_collect(rgc_heap *h);
+
+/* Register [start, start+bytes) as a root range (globals). start must be pointer-aligned.
+ * RGC_EINVAL when the table (RGC_MAX_ROOTS) is full or the range is bad. */
+int rgc_add_root(rgc_heap *h, void *start, size_t bytes);
+
+/* *slot = value, with the snapshot (deletion) barrier: while a collection is marking, the value being
+ * overwritten is shaded so it survives this collection. Use it for every store of a heap pointer into an
+ * existing object or root range that may run while a collection is suspended below it. */
+void rgc_write(rgc_heap *h, void **slot, void *value);
+
+/* Forbid allocation (and collection) heap-wide; nests. rgc_unlock below zero is counted as misuse. */
+void rgc_lock(rgc_heap *h);
+void rgc_unlock(rgc_heap *h);
+
+/* Called for each dead RGC_FINALISER object, from the sweep, at the collector's level, unmasked. */
+void rgc_set_finaliser(rgc_heap *h, rgc_finaliser_fn fn);
+
+/* Per-level policy bits. Defaults: level 0 RGC_AUTO_COLLECT, other levels 0 (may allocate, never
+ * start a collection implicitly). A level >= RGC_MAX_LEVELS is counted as misuse. */
+void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
+
+struct rgc_stats {
+    size_t total_bytes;        /* pool bytes (blocks * RGC_BLOCK_BYTES) */
+    size_t used_bytes;         /* bytes in HEAD/TAIL/MARK blocks */
+    size_t free_bytes;         /* total_bytes - used_bytes */
+    size_t largest_free_bytes; /* longest run of free blocks, in bytes */
+    size_t objects;            /* live objects (HEAD or MARK blocks) */
+    size_t blocks;             /* pool blocks */
+    uint32_t collections;      /* completed collections */
+    uint32_t busy_collections; /* collection requests refused with RGC_BUSY */
+    uint32_t failed_allocs;    /* allocations that returned NULL for lack of memory or a lock */
+    uint32_t misuse;           /* bad calls: foreign/interior/double free, bad sizes, bad levels ... */
+    uint32_t claim_retries;    /* claims rolled back because another context took a block first */
+    uint32_t deferred_frees;   /* frees turned into shading because a collection was marking */
+    uint32_t longest_masked;   /* longest masked window, in rgc_port_cycles() units (0 without masks) */
+};
+
+/* Snapshot of the heap's figures. Computed by reading the table (no masking): exact when nothing above
+ * the caller mutates the heap, otherwise a consistent-enough view (never negative, never > total). */
+void rgc_get_stats(rgc_heap *h, rgc_stats *out);
+
+/* > 0 while the calling context is inside an rgc call on h (e.g. a finaliser): a runtime must defer
+ * asynchronous aborts (longjmp out of a handler) until it reads 0. */
+unsigned rgc_busy_depth(rgc_heap *h);
+
+/* RGC_OK or RGC_ECORRUPT after checking every structural invariant (see DESIGN 5). Never writes. */
+int rgc_check(rgc_heap *h);
+
+/* Heap map as text, one character per block, 64 blocks per line:
+ * '.' free, 'h' head, '=' tail, 'm' marked head, 'f' head with finaliser, 'M' marked with finaliser. */
+void rgc_dump(rgc_heap *h, void (*print)(void *ctx, const char *s), void *ctx);
+
+/* ---- The heap object. Its fields are private: only rgc's sources touch them. ---- */
+struct rgc_root_range {
+    void *_Atomic start; /* NULL: slot unused */
+    size_t words;
+};
+
+struct rgc_heap {
+    uint32_t magic;
+    _Atomic uint8_t *atb; /* 2 bits per block: FREE, HEAD, TAIL, MARK */
+    _Atomic uint8_t *ftb; /* 1 bit per block: finaliser */
+    uint8_t *pool;
+    size_t nblocks;
+    size_t atb_bytes;
+    _Atomic size_t hint;           /* advisory: table byte where the free search starts */
+    _Atomic unsigned state;        /* collection phase | rescan request */
+    _Atomic unsigned collector;    /* 0, or 1 + level of the running collection */
+    _Atomic size_t sweep_pos;      /* first block whose byte the sweeper has not finished */
+    _Atomic size_t sweep_done;     /* every block below is swept (no MARK left there) */
+    _Atomic unsigned lock_depth;
+    rgc_finaliser_fn _Atomic finaliser;
+    _Atomic uint8_t policy[RGC_MAX_LEVELS];
+    _Atomic uint8_t depth[RGC_MAX_LEVELS];                 /* rgc calls in progress per level */
+    _Atomic size_t in_progress[RGC_MAX_LEVELS][RGC_MAX_NEST]; /* 1 + block being operated on, or 0 */
+    struct rgc_root_range roots[RGC_MAX_ROOTS];
+    _Atomic unsigned root_count;
+    size_t mark_sp; /* collector-private from here on */
+    size_t mark_stack[RGC_MARK_STACK_DEPTH];
+    _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,
+        deferred_frees, longest_masked;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RGC_H */

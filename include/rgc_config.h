@@ -1,0 +1,78 @@
+/* rgc_config.h - compile-time options of rgc.
+ *
+ * Every option can be overridden on the compiler command line (-DRGC_BLOCK_BYTES=32) or by defining
+ * RGC_CONFIG_FILE to a header of your own that is included first. Values here are the defaults.
+ */
+#ifndef RGC_CONFIG_H
+#define RGC_CONFIG_H
+
+#ifdef RGC_CONFIG_FILE
+#include RGC_CONFIG_FILE
+#endif
+
+#include <stdint.h>
+
+/* Bytes per block: the allocation granule. Must be a power of two and a multiple of the pointer size.
+ * 16 on 32-bit targets, 32 on 64-bit targets (four pointer words per block, as in MicroPython). */
+#ifndef RGC_BLOCK_BYTES
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define RGC_BLOCK_BYTES 32
+#else
+#define RGC_BLOCK_BYTES 16
+#endif
+#endif
+
+/* 1: a word pointing anywhere inside an object keeps it alive (and rgc_free accepts only the start).
+ * 0: only a pointer to the first byte of an object is a reference (MicroPython's default). */
+#ifndef RGC_INTERIOR_POINTERS
+#define RGC_INTERIOR_POINTERS 0
+#endif
+
+/* 1: RGC_FINALISER objects have their finaliser run when the sweep finds them dead. */
+#ifndef RGC_FINALISERS
+#define RGC_FINALISERS 1
+#endif
+
+/* Entries (block indices) in the collector's mark stack. On overflow the collector falls back to
+ * rescanning the heap for marked blocks, so this bounds memory, not correctness. */
+#ifndef RGC_MARK_STACK_DEPTH
+#define RGC_MARK_STACK_DEPTH 64
+#endif
+
+/* Execution levels the heap distinguishes: 0 = thread, 1..RGC_MAX_LEVELS-1 = interrupt priorities.
+ * A call from a level >= RGC_MAX_LEVELS is refused and counted as misuse. */
+#ifndef RGC_MAX_LEVELS
+#define RGC_MAX_LEVELS 16
+#endif
+
+/* Nesting of rgc calls within one level (realloc -> alloc -> collect -> finaliser -> free ...).
+ * Each level keeps this many in-progress slots. Deeper nesting is refused and counted as misuse. */
+#ifndef RGC_MAX_NEST
+#define RGC_MAX_NEST 6
+#endif
+
+/* Root ranges registrable with rgc_add_root. */
+#ifndef RGC_MAX_ROOTS
+#define RGC_MAX_ROOTS 16
+#endif
+
+/* 1: table updates are done inside the port's mask (rgc_port_mask/unmask) with plain loads and stores,
+ * for cores or toolchains without lock-free byte compare-and-swap. Each masked window is a single
+ * read-modify-write of one table byte or one word: constant length.
+ * 0: table updates are C11 compare-and-swap (lock-free), nothing is ever masked.
+ * Default: 0 where the compiler reports lock-free byte atomics, else 1. */
+#ifndef RGC_ATOMICS_VIA_MASK
+#if defined(__GCC_ATOMIC_CHAR_LOCK_FREE) && __GCC_ATOMIC_CHAR_LOCK_FREE == 2 && \
+    defined(__GCC_ATOMIC_POINTER_LOCK_FREE) && __GCC_ATOMIC_POINTER_LOCK_FREE == 2
+#define RGC_ATOMICS_VIA_MASK 0
+#else
+#define RGC_ATOMICS_VIA_MASK 1
+#endif
+#endif
+
+/* 1: check internal invariants with RGC_ASSERT (costly; for tests). */
+#ifndef RGC_DEBUG
+#define RGC_DEBUG 0
+#endif
+
+#endif /* RGC_CONFIG_H */

@@ -1,0 +1,260 @@
+/* rgc_alloc.c - allocation, free and resize.
+ *
+ * Search without masking, claim with one atomic step per table byte, retry on conflict (the only
+ * conflicts are preemptions that took the same blocks first, so every retry follows real progress of
+ * another context; nothing here ever waits for a suspended one).
+ *
+ * Colour of a new object (DESIGN 6): born MARK (black) while a collection is marking, and while it
+ * sweeps when the HEAD lies at or after the sweep position; otherwise born HEAD (white). The decision is
+ * race-free on one core: a collection below us cannot move while we run, and one above us runs from
+ * start to end between two of our instructions, leaving the phase as it found it (IDLE).
+ */
+#include "rgc_internal.h"
+
+static unsigned born_state(rgc_heap *h, size_t s) {
+    unsigned phase = phase_of(h);
+    if (phase == PHASE_MARK)
+        return AT_MARK;
+    if (phase == PHASE_SWEEP && s >= sz_load(&h->sweep_pos))
+        return AT_MARK;
+    return AT_HEAD;
+}
+
+/* Start of the first run of nb free blocks inside [from, to), or RGC_NONE. *first_free receives the
+ * first free block seen (for the hint). Plain relaxed reads: the claim re-validates every block. */
+static size_t find_free_run(rgc_heap *h, size_t from, size_t to, size_t nb, size_t *first_free) {
+    size_t run = 0;
+    size_t b = from;
+    while (b < to) {
+        uint8_t byte = u8_load(&h->atb[ATB_INDEX(b)]);
+        if ((b & 3u) == 0 && b + 4u <= to) {
+            if (byte == 0) { /* four free blocks */
+                if (*first_free == RGC_NONE)
+                    *first_free = b;
+                if (run + 4u >= nb)
+                    return b - run;
+                run += 4u;
+                b += 4u;
+                continue;
+            }
+            if (((byte | (byte >> 1)) & 0x55u) == 0x55u) { /* no free block in this byte */
+                run = 0;
+                b += 4u;
+                continue;
+            }
+        }
+        if (ATB_GET(byte, b) == AT_FREE) {
+            if (*first_free == RGC_NONE)
+                *first_free = b;
+            if (++run == nb)
+                return b + 1u - nb;
+        } else {
+            run = 0;
+        }
+        b++;
+    }
+    return RGC_NONE;
+}
+
+/* Find and claim nb blocks for context c; returns the HEAD block or RGC_NONE. */
+static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
+    for (;;) {
+        size_t hint = sz_load(&h->hint);
+        size_t start = hint < h->atb_bytes ? hint << 2 : 0;
+        size_t first_free = RGC_NONE;
+        size_t s = find_free_run(h, start, h->nblocks, nb, &first_free);
+        if (s == RGC_NONE && start > 0) {
+            size_t to = start + nb - 1u < h->nblocks ? start + nb - 1u : h->nblocks;
+            first_free = RGC_NONE;
+            s = find_free_run(h, 0, to, nb, &first_free);
+        }
+        if (s == RGC_NONE)
+            return RGC_NONE;
+        /* Publish before the first claim step: from here on a collection anywhere above us keeps the
+         * object alive although we hold only its index. */
+        ctx_publish(h, c, s, SLOT_CLAIM);
+        if (atb_claim_run(h, s, nb, born_state(h, s))) {
+            size_t next = first_free == s ? ATB_INDEX(s + nb) : ATB_INDEX(first_free);
+            if (next != hint)
+                (void)sz_cas(h, &h->hint, &hint, next); /* advisory: losing the race is fine */
+            return s;
+        }
+        stat_inc(h, &h->claim_retries);
+    }
+}
+
+void *alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
+    rgc_ctx c;
+    if (!ctx_enter(h, &c))
+        return NULL;
+    void *result = NULL;
+    unsigned policy = atomic_load_explicit(&h->policy[c.level], memory_order_relaxed);
+    if (policy & RGC_NO_ALLOC) {
+        stat_inc(h, &h->misuse);
+        ctx_leave(h, &c);
+        return NULL;
+    }
+    bool collected = false;
+    while (uns_load(&h->lock_depth) == 0) {
+        size_t s = claim_somewhere(h, &c, nb);
+        if (s != RGC_NONE) {
+            result = block_addr(h, s);
+            __builtin_memset(result, 0, nb * RGC_BS);
+            if (flags & RGC_FINALISER)
+                ftb_set(h, s);
+            break;
+        }
+        /* Never wait for a collection we preempted: collect_full returns RGC_BUSY at once. */
+        if (collected || !(policy & RGC_AUTO_COLLECT) || collect_full(h, &c) != RGC_OK)
+            break;
+        collected = true;
+    }
+    if (result == NULL)
+        stat_inc(h, &h->failed_allocs);
+    ctx_leave(h, &c);
+    return result;
+}
+
+void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
+    if (!heap_ok(h))
+        return NULL;
+    if (n == 0 || n > h->nblocks * RGC_BS || (flags & ~(unsigned)RGC_FINALISER) != 0) {
+        stat_inc(h, &h->misuse);
+        return NULL;
+    }
+    return alloc_blocks(h, (n + RGC_BS - 1u) / RGC_BS, flags);
+}
+
+void free_object(rgc_heap *h, size_t b) {
+    ftb_clear(h, b); /* an explicit free never runs the finaliser, now or deferred */
+    if (phase_of(h) == PHASE_MARK) {
+        /* Freeing deletes every slot of the object at once: its children must still be traced, so
+         * shade it (the barrier's rule) and leave the release to the next collection. */
+        if (atb_transition(h, b, AT_HEAD, AT_MARK))
+            (void)uns_or(h, &h->state, STATE_RESCAN);
+        stat_inc(h, &h->deferred_frees);
+        return;
+    }
+    size_t n = atb_run_length(h, b);
+    atb_release_tails(h, b + 1u, b + n);
+    atb_release_head(h, b);
+}
+
+static bool is_object(unsigned state) {
+    return state == AT_HEAD || state == AT_MARK;
+}
+
+void rgc_free(rgc_heap *h, void *p) {
+    if (p == NULL || !heap_ok(h))
+        return;
+    size_t b = block_of_start(h, p);
+    if (b == RGC_NONE) {
+        stat_inc(h, &h->misuse);
+        return;
+    }
+    rgc_ctx c;
+    if (!ctx_enter(h, &c))
+        return;
+    ctx_publish(h, &c, b, SLOT_OP); /* first publish, then look: see ctx_object_busy */
+    int busy = ctx_object_busy(h, &c, b);
+    if (!is_object(atb_state(h, b)) || busy == BUSY_OP)
+        stat_inc(h, &h->misuse); /* double, interior or racing free */
+    else if (busy == BUSY_CLAIM)
+        stat_inc(h, &h->deferred_frees); /* the collector will find it */
+    else
+        free_object(h, b);
+    ctx_leave(h, &c);
+}
+
+static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, bool allow_move) {
+    if (atomic_load_explicit(&h->policy[c->level], memory_order_relaxed) & RGC_NO_ALLOC) {
+        stat_inc(h, &h->misuse);
+        return NULL;
+    }
+    ctx_publish(h, c, b, SLOT_OP);
+    int busy = ctx_object_busy(h, c, b);
+    if (!is_object(atb_state(h, b)) || busy == BUSY_OP) {
+        stat_inc(h, &h->misuse);
+        return NULL;
+    }
+    void *p = block_addr(h, b);
+    size_t cur = atb_run_length(h, b);
+    if (nb <= cur) {
+        /* While marking, the collector may be tracing the words we would release: keep them. */
+        if (nb < cur && busy == BUSY_NONE && phase_of(h) != PHASE_MARK) {
+            atb_release_tails(h, b + nb, b + cur);
+            hint_lower(h, b + nb);
+        }
+        return p;
+    }
+    if (busy != BUSY_NONE || uns_load(&h->lock_depth) != 0) {
+        stat_inc(h, &h->failed_allocs);
+        return NULL;
+    }
+    if (b + nb <= h->nblocks && atb_claim_tails(h, b + cur, b + nb)) {
+        __builtin_memset(block_addr(h, b + cur), 0, (nb - cur) * RGC_BS);
+        return p;
+    }
+    if (!allow_move)
+        return NULL;
+    void *q = alloc_blocks(h, nb, ftb_get(h, b) ? RGC_FINALISER : 0u);
+    if (q == NULL)
+        return NULL;
+    __builtin_memcpy(q, p, cur * RGC_BS);
+    free_object(h, b);
+    return q;
+}
+
+void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move) {
+    if (!heap_ok(h))
+        return NULL;
+    if (p == NULL)
+        return rgc_alloc(h, n, 0);
+    if (n == 0) {
+        rgc_free(h, p);
+        return NULL;
+    }
+    size_t b = block_of_start(h, p);
+    if (b == RGC_NONE || n > h->nblocks * RGC_BS) {
+        stat_inc(h, &h->misuse);
+        return NULL;
+    }
+    rgc_ctx c;
+    if (!ctx_enter(h, &c))
+        return NULL;
+    void *result = realloc_object(h, &c, b, (n + RGC_BS - 1u) / RGC_BS, allow_move);
+    ctx_leave(h, &c);
+    return result;
+}
+
+size_t rgc_size(rgc_heap *h, const void *p) {
+    if (p == NULL || !heap_ok(h))
+        return 0;
+    size_t b = block_of_start(h, p);
+    if (b == RGC_NONE || !is_object(atb_state(h, b)))
+        return 0;
+    return atb_run_length(h, b) * RGC_BS;
+}
+
+void rgc_write(rgc_heap *h, void **slot, void *value) {
+    if (slot == NULL || ((uintptr_t)slot & (sizeof(void *) - 1u)) != 0) {
+        if (heap_ok(h))
+            stat_inc(h, &h->misuse);
+        return;
+    }
+    _Atomic(void *) *aslot = (_Atomic(void *) *)slot;
+#if RGC_ATOMICS_VIA_MASK
+    rgc_window w = rgc_window_open();
+    void *old = atomic_load_explicit(aslot, memory_order_relaxed);
+    atomic_store_explicit(aslot, value, memory_order_relaxed);
+    if (heap_ok(h))
+        rgc_window_close(h, w);
+    else
+        rgc_port_unmask(w.saved);
+#else
+    void *old = atomic_exchange(aslot, value);
+#endif
+    /* Yuasa: the overwritten reference was part of the snapshot; it must survive this collection. */
+    if (heap_ok(h) && phase_of(h) == PHASE_MARK)
+        shade_ref(h, old);
+}

@@ -1,0 +1,232 @@
+/* rgc_internal.h - the block layout, the table primitives and the per-context bookkeeping shared by
+ * the core's sources. Nothing here is public.
+ *
+ * Memory given to rgc_init is carved as
+ *
+ *     [ ATB: 2 bits per block ][ FTB: 1 bit per block ][ pad ][ pool: nblocks * RGC_BLOCK_BYTES ]
+ *
+ * ATB (allocation table) byte k describes blocks 4k..4k+3, block b in bits 2*(b%4)..2*(b%4)+1:
+ *   FREE (0)  the block is unused
+ *   HEAD (1)  first block of an object
+ *   TAIL (2)  further block of the object whose HEAD precedes it
+ *   MARK (3)  a HEAD the running collection has marked (reachable or born during it)
+ * An object is a run HEAD TAIL*. Invariant 1 - a TAIL never follows a FREE - holds at every instant:
+ * runs are claimed HEAD first then TAILs in order, and released TAILs last-first, HEAD last.
+ *
+ * FTB (finaliser table) bit b: the object whose HEAD is block b has a finaliser. It is set only while
+ * the block is HEAD/MARK (set after the claim, cleared before the release).
+ *
+ * Every change to a table byte is one atomic step (compare-and-swap, fetch-or, fetch-and) so that
+ * several blocks' owners can change the same byte from different levels. With RGC_ATOMICS_VIA_MASK the
+ * step is a read-modify-write inside the port's mask: a window of constant length.
+ */
+#ifndef RGC_INTERNAL_H
+#define RGC_INTERNAL_H
+
+#include "rgc.h"
+#include "rgc_port.h"
+
+#define RGC_MAGIC 0x72676331u /* "rgc1" */
+#define RGC_NONE ((size_t)-1)
+#define RGC_BS ((size_t)RGC_BLOCK_BYTES)
+#define RGC_WORDS_PER_BLOCK (RGC_BS / sizeof(void *))
+
+_Static_assert((RGC_BLOCK_BYTES & (RGC_BLOCK_BYTES - 1)) == 0, "RGC_BLOCK_BYTES must be a power of 2");
+_Static_assert(RGC_BLOCK_BYTES % sizeof(void *) == 0, "RGC_BLOCK_BYTES must hold whole pointers");
+_Static_assert(RGC_MAX_LEVELS >= 1 && RGC_MAX_LEVELS <= 255, "RGC_MAX_LEVELS out of range");
+_Static_assert(RGC_MAX_NEST >= 2 && RGC_MAX_NEST <= 255, "RGC_MAX_NEST out of range");
+_Static_assert(RGC_MARK_STACK_DEPTH >= 1, "RGC_MARK_STACK_DEPTH must be positive");
+_Static_assert(sizeof(_Atomic(void *)) == sizeof(void *), "atomic pointers must be plain pointers");
+
+enum { AT_FREE = 0u, AT_HEAD = 1u, AT_TAIL = 2u, AT_MARK = 3u };
+
+#define ATB_INDEX(b) ((b) >> 2)
+#define ATB_SHIFT(b) ((unsigned)(((b)&3u) << 1))
+#define ATB_GET(byte, b) (((unsigned)(byte) >> ATB_SHIFT(b)) & 3u)
+#define ATB_BITS(state, b) ((uint8_t)((unsigned)(state) << ATB_SHIFT(b)))
+#define FTB_INDEX(b) ((b) >> 3)
+#define FTB_BIT(b) ((uint8_t)(1u << ((b)&7u)))
+
+/* h->state: collection phase in the low bits, plus a rescan request set by anyone who marks a block
+ * without pushing it (the barrier, deferred frees, mark-stack overflow). The collector leaves MARK for
+ * SWEEP with one compare-and-swap from exactly PHASE_MARK, so a request can never be lost. */
+enum { PHASE_IDLE = 0u, PHASE_MARK = 1u, PHASE_SWEEP = 2u, PHASE_BITS = 3u, STATE_RESCAN = 4u };
+
+/* In-progress slots (DESIGN 6): each context publishes the block it is working on before touching it.
+ * The collector treats every published block as a root; operations that modify an existing object
+ * refuse an object another suspended context is modifying. Encoding: (1 + block) << 1 | kind. */
+enum { SLOT_OP = 0u, SLOT_CLAIM = 1u };
+#define SLOT_VALUE(b, kind) ((((size_t)(b) + 1u) << 1) | (kind))
+#define SLOT_BLOCK(v) (((v) >> 1) - 1u)
+
+/* ---- atomic primitives ---------------------------------------------------------------------- */
+
+#if RGC_ATOMICS_VIA_MASK
+typedef struct {
+    rgc_mask_state saved;
+    uint32_t t0;
+} rgc_window;
+
+static inline rgc_window rgc_window_open(void) {
+    rgc_window w;
+    w.saved = rgc_port_mask();
+    atomic_signal_fence(memory_order_seq_cst);
+    w.t0 = rgc_port_cycles();
+    return w;
+}
+static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
+    uint32_t dt = rgc_port_cycles() - w.t0;
+    if (dt > atomic_load_explicit(&h->longest_masked, memory_order_relaxed))
+        atomic_store_explicit(&h->longest_masked, dt, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    rgc_port_unmask(w.saved);
+}
+#define RGC_MASKED_RMW(h, p, T, expr)                                                          \
+    do {                                                                                        \
+        rgc_window w_ = rgc_window_open();                                                      \
+        T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
+        atomic_store_explicit(p, (T)(expr), memory_order_relaxed);                              \
+        rgc_window_close(h, w_);                                                                \
+        return old_;                                                                            \
+    } while (0)
+#endif
+
+/* name_load (relaxed: readers re-validate with a CAS), name_store (seq_cst: publishes), name_cas
+ * (strong; on failure *expected receives the current value), name_or/and/add (return the old value). */
+#if RGC_ATOMICS_VIA_MASK
+#define RGC_DEFINE_ATOMICS(name, T)                                                              \
+    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_seq_cst); } \
+    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+        rgc_window w = rgc_window_open();                                                        \
+        T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
+        int ok = cur == *expected;                                                               \
+        if (ok)                                                                                  \
+            atomic_store_explicit(p, desired, memory_order_relaxed);                             \
+        rgc_window_close(h, w);                                                                  \
+        if (!ok)                                                                                 \
+            *expected = cur;                                                                     \
+        return ok;                                                                               \
+    }                                                                                            \
+    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ | v); } \
+    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ & v); } \
+    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ + v); }
+#else
+#define RGC_DEFINE_ATOMICS(name, T)                                                              \
+    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_seq_cst); } \
+    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+        (void)h;                                                                                 \
+        return atomic_compare_exchange_strong(p, expected, desired);                             \
+    }                                                                                            \
+    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_or(p, v); } \
+    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_and(p, v); } \
+    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_add(p, v); }
+#endif
+
+RGC_DEFINE_ATOMICS(u8, uint8_t)
+RGC_DEFINE_ATOMICS(uns, unsigned)
+RGC_DEFINE_ATOMICS(sz, size_t)
+RGC_DEFINE_ATOMICS(u32, uint32_t)
+
+static inline void stat_inc(rgc_heap *h, _Atomic uint32_t *counter) {
+    (void)u32_add(h, counter, 1u);
+}
+
+/* ---- table access --------------------------------------------------------------------------- */
+
+static inline unsigned atb_state(rgc_heap *h, size_t b) {
+    return ATB_GET(u8_load(&h->atb[ATB_INDEX(b)]), b);
+}
+
+static inline bool heap_ok(const rgc_heap *h) {
+    return h != NULL && h->magic == RGC_MAGIC;
+}
+
+static inline uint8_t *block_addr(rgc_heap *h, size_t b) {
+    return h->pool + b * RGC_BS;
+}
+
+/* Block index of p if p is the first byte of a block of the pool, else RGC_NONE. */
+static inline size_t block_of_start(rgc_heap *h, const void *p) {
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)h->pool;
+    if (a < base)
+        return RGC_NONE;
+    uintptr_t off = a - base;
+    if (off >= (uintptr_t)h->nblocks * RGC_BS || (off & (RGC_BS - 1u)) != 0)
+        return RGC_NONE;
+    return (size_t)(off / RGC_BS);
+}
+
+/* Number of blocks of the object whose HEAD is b (HEAD plus the TAILs that follow). */
+size_t atb_run_length(rgc_heap *h, size_t b);
+/* Claim [s, s+n) for the calling context: HEAD (as head_state) first, then the TAILs one table byte
+ * at a time. On conflict everything claimed is released again and false is returned. */
+bool atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state);
+/* Claim [from, to) as TAILs of an object that ends at from-1; all or nothing. */
+bool atb_claim_tails(rgc_heap *h, size_t from, size_t to);
+/* Release the blocks [from, to) (TAILs of one object) last first, one table byte at a time. */
+void atb_release_tails(rgc_heap *h, size_t from, size_t to);
+/* Release the HEAD (or MARK) block b: the object's TAILs must already be released. */
+void atb_release_head(rgc_heap *h, size_t b);
+/* CAS block b from state `from` to `to`; false if b was not in state `from`. */
+bool atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to);
+/* Lower the advisory search hint to cover block b. */
+void hint_lower(rgc_heap *h, size_t b);
+
+#if RGC_FINALISERS
+static inline bool ftb_get(rgc_heap *h, size_t b) {
+    return (u8_load(&h->ftb[FTB_INDEX(b)]) & FTB_BIT(b)) != 0;
+}
+static inline void ftb_set(rgc_heap *h, size_t b) { (void)u8_or(h, &h->ftb[FTB_INDEX(b)], FTB_BIT(b)); }
+static inline void ftb_clear(rgc_heap *h, size_t b) {
+    (void)u8_and(h, &h->ftb[FTB_INDEX(b)], (uint8_t)~FTB_BIT(b));
+}
+#else
+static inline bool ftb_get(rgc_heap *h, size_t b) { (void)h; (void)b; return false; }
+static inline void ftb_set(rgc_heap *h, size_t b) { (void)h; (void)b; }
+static inline void ftb_clear(rgc_heap *h, size_t b) { (void)h; (void)b; }
+#endif
+
+/* ---- calling contexts ----------------------------------------------------------------------- */
+
+/* One public call at one level and nesting depth. Only code at `level` writes depth[level] and
+ * in_progress[level][*]; contexts at the same level never preempt each other, so plain atomic
+ * load/store suffice there. */
+typedef struct {
+    unsigned level;
+    unsigned depth;
+} rgc_ctx;
+
+bool ctx_enter(rgc_heap *h, rgc_ctx *c);
+static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
+    /* The slot stays published (stale): the result may still live only in a register of the caller,
+     * so a collection right now must keep it. It is overwritten by the next call at this depth. */
+    atomic_store_explicit(&h->depth[c->level], (uint8_t)c->depth, memory_order_seq_cst);
+}
+static inline void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned kind) {
+    sz_store(&h->in_progress[c->level][c->depth], SLOT_VALUE(b, kind));
+}
+/* Whether a suspended context (a lower level, or an outer call of this level) has published block b:
+ * BUSY_OP - it is freeing/resizing that object (a second operation on it is misuse);
+ * BUSY_CLAIM - it may be claiming that block, so the caller cannot tell whether b is still its own
+ * object or already the claimant's: it must leave the object alone. */
+enum { BUSY_NONE = 0, BUSY_OP = 1, BUSY_CLAIM = 2 };
+int ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b);
+
+static inline unsigned phase_of(rgc_heap *h) {
+    return uns_load(&h->state) & PHASE_BITS;
+}
+
+/* ---- cross-file entry points ---------------------------------------------------------------- */
+
+/* Allocation of nb blocks in a context of its own (nested when called from realloc). */
+void *alloc_blocks(rgc_heap *h, size_t nb, unsigned flags);
+/* Free (or, while marking, shade) the object at HEAD b, which the caller has published as SLOT_OP. */
+void free_object(rgc_heap *h, size_t b);
+/* A full collection run by context c. */
+int collect_full(rgc_heap *h, const rgc_ctx *c);
+/* The snapshot barrier's shade: mark the object p refers to (if unmarked) and request a rescan. */
+void shade_ref(rgc_heap *h, const void *p);
+
+#endif /* RGC_INTERNAL_H */

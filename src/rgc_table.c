@@ -1,0 +1,133 @@
+/* rgc_table.c - allocation-table primitives and per-context bookkeeping.
+ *
+ * Every table change is one atomic step on one table byte. Claims go HEAD first, then TAILs in block
+ * order; releases go last TAIL first, HEAD last. Between any two steps the table is a sequence of
+ * well-formed runs (invariant 1), so a context preempted between steps leaves nothing a collection or
+ * another allocation could misread: at worst an object that is a few TAILs shorter than it will be.
+ *
+ * Worst case per call: one CAS per table byte of the run, plus one retry per preemption that changed
+ * the same byte (other blocks in it) - never a wait for a suspended context.
+ */
+#include "rgc_internal.h"
+
+size_t atb_run_length(rgc_heap *h, size_t b) {
+    size_t e = b + 1;
+    while (e < h->nblocks && atb_state(h, e) == AT_TAIL)
+        e++;
+    return e - b;
+}
+
+/* Bits covering blocks [from, to) within table byte ATB_INDEX(from); to <= next byte boundary. */
+static uint8_t byte_mask(size_t from, size_t to) {
+    uint8_t m = 0;
+    for (size_t b = from; b < to; b++)
+        m = (uint8_t)(m | ATB_BITS(3u, b));
+    return m;
+}
+static uint8_t byte_tails(size_t from, size_t to) {
+    uint8_t m = 0;
+    for (size_t b = from; b < to; b++)
+        m = (uint8_t)(m | ATB_BITS(AT_TAIL, b));
+    return m;
+}
+
+bool atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
+    _Atomic uint8_t *p = &h->atb[ATB_INDEX(b)];
+    uint8_t cur = u8_load(p);
+    for (;;) {
+        if (ATB_GET(cur, b) != from)
+            return false;
+        uint8_t next = (uint8_t)((cur & ~ATB_BITS(3u, b)) | ATB_BITS(to, b));
+        if (u8_cas(h, p, &cur, next))
+            return true;
+        /* another block of the same byte changed under us: re-decide on the fresh value */
+    }
+}
+
+/* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
+ * (last first) and report failure. */
+bool atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
+    size_t b = from;
+    while (b < to) {
+        size_t byte_end = (ATB_INDEX(b) + 1u) << 2;
+        size_t hi = to < byte_end ? to : byte_end;
+        uint8_t mask = byte_mask(b, hi), tails = byte_tails(b, hi);
+        _Atomic uint8_t *p = &h->atb[ATB_INDEX(b)];
+        uint8_t cur = u8_load(p);
+        for (;;) {
+            if ((cur & mask) != 0) {
+                atb_release_tails(h, from, b);
+                return false;
+            }
+            if (u8_cas(h, p, &cur, (uint8_t)(cur | tails)))
+                break;
+        }
+        b = hi;
+    }
+    return true;
+}
+
+bool atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
+    if (!atb_transition(h, s, AT_FREE, head_state))
+        return false;
+    if (atb_claim_tails(h, s + 1u, s + n))
+        return true;
+    atb_release_head(h, s);
+    return false;
+}
+
+void atb_release_tails(rgc_heap *h, size_t from, size_t to) {
+    size_t b = to;
+    while (b > from) {
+        size_t byte_start = ATB_INDEX(b - 1u) << 2;
+        size_t lo = from > byte_start ? from : byte_start;
+        (void)u8_and(h, &h->atb[ATB_INDEX(lo)], (uint8_t)~byte_mask(lo, b));
+        b = lo;
+    }
+}
+
+void atb_release_head(rgc_heap *h, size_t b) {
+    (void)u8_and(h, &h->atb[ATB_INDEX(b)], (uint8_t)~ATB_BITS(3u, b));
+    hint_lower(h, b);
+}
+
+void hint_lower(rgc_heap *h, size_t b) {
+    size_t want = ATB_INDEX(b);
+    size_t cur = sz_load(&h->hint);
+    while (want < cur && !sz_cas(h, &h->hint, &cur, want)) {
+    }
+}
+
+bool ctx_enter(rgc_heap *h, rgc_ctx *c) {
+    unsigned level = rgc_port_level();
+    if (level >= RGC_MAX_LEVELS) {
+        stat_inc(h, &h->misuse);
+        return false;
+    }
+    unsigned depth = atomic_load_explicit(&h->depth[level], memory_order_relaxed);
+    if (depth >= RGC_MAX_NEST) {
+        stat_inc(h, &h->misuse);
+        return false;
+    }
+    atomic_store_explicit(&h->depth[level], (uint8_t)(depth + 1u), memory_order_seq_cst);
+    c->level = level;
+    c->depth = depth;
+    return true;
+}
+
+int ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
+    size_t op = SLOT_VALUE(b, SLOT_OP), claim = SLOT_VALUE(b, SLOT_CLAIM);
+    for (unsigned level = 0; level <= c->level; level++) {
+        unsigned depth = level == c->level
+                             ? c->depth
+                             : atomic_load_explicit(&h->depth[level], memory_order_relaxed);
+        for (unsigned d = 0; d < depth && d < RGC_MAX_NEST; d++) {
+            size_t v = sz_load(&h->in_progress[level][d]);
+            if (v == op)
+                return BUSY_OP;
+            if (v == claim)
+                return BUSY_CLAIM;
+        }
+    }
+    return BUSY_NONE;
+}

@@ -1,0 +1,180 @@
+/* rgc_test.h - tiny shared harness for the rgc unit tests (tests/unit/test_*.c).
+ *
+ * CHECK(cond) counts a check and, when it fails, prints file:line and the condition.
+ * CHECK_EQ(a, b) does the same for two integers (printed as unsigned) and CHECK_PTR(a, b) for pointers.
+ * CHECK_HEAP(h) checks rgc_check(h) == RGC_OK. rgct_summary() prints "N passed, M failed" and gives the
+ * exit status of main.
+ *
+ * Helpers for exact collection tests: the port scans the stack conservatively, so a stale copy of a
+ * pointer left in a dead frame below the caller of rgc_collect could keep an object alive. rgct_collect()
+ * first wipes the stack area that rgc_collect will use, then collects from the same depth.
+ */
+#ifndef RGC_TEST_H
+#define RGC_TEST_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rgc.h"
+
+#define RGCT_NOINLINE __attribute__((noinline, unused))
+
+static unsigned long rgct_checks;
+static unsigned long rgct_failures;
+
+static inline void rgct_fail(const char *file, int line, const char *what)
+{
+    rgct_failures++;
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, what);
+}
+
+#define CHECK(cond)                                                                                   \
+    do {                                                                                              \
+        rgct_checks++;                                                                                \
+        if (!(cond))                                                                                  \
+            rgct_fail(__FILE__, __LINE__, #cond);                                                     \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                                \
+    do {                                                                                              \
+        uintmax_t rgct_a_ = (uintmax_t)(a), rgct_b_ = (uintmax_t)(b);                                 \
+        rgct_checks++;                                                                                \
+        if (rgct_a_ != rgct_b_) {                                                                     \
+            rgct_failures++;                                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%ju != %ju; signed %jd != %jd)\n",        \
+                    __FILE__, __LINE__, #a, #b, rgct_a_, rgct_b_, (intmax_t)rgct_a_,                  \
+                    (intmax_t)rgct_b_);                                                               \
+        }                                                                                             \
+    } while (0)
+
+#define CHECK_PTR(a, b)                                                                               \
+    do {                                                                                              \
+        const void *rgct_a_ = (const void *)(a), *rgct_b_ = (const void *)(b);                        \
+        rgct_checks++;                                                                                \
+        if (rgct_a_ != rgct_b_) {                                                                     \
+            rgct_failures++;                                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%p != %p)\n", __FILE__, __LINE__, #a, #b, \
+                    rgct_a_, rgct_b_);                                                                \
+        }                                                                                             \
+    } while (0)
+
+/* rgc_check(h) == RGC_OK */
+#define CHECK_HEAP(h) CHECK_EQ((intmax_t)rgc_check(h), (intmax_t)RGC_OK)
+
+static inline int rgct_summary(const char *name)
+{
+    printf("%s: %lu passed, %lu failed\n", name, rgct_checks - rgct_failures, rgct_failures);
+    return rgct_failures == 0 ? 0 : 1;
+}
+
+/* ---- helpers ---- */
+
+#define RGCT_BB ((size_t)RGC_BLOCK_BYTES)
+#define RGCT_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Bytes rgc_size reports for a request of n bytes. */
+static inline size_t rgct_round(size_t n)
+{
+    return (n + RGCT_BB - 1) / RGCT_BB * RGCT_BB;
+}
+
+static inline rgc_stats rgct_stats(rgc_heap *h)
+{
+    rgc_stats s;
+    memset(&s, 0, sizeof s);
+    rgc_get_stats(h, &s);
+    return s;
+}
+
+/* Zero the handle (so no root ranges or policies survive from an earlier test) and initialise it. */
+static inline int rgct_fresh(rgc_heap *h, void *mem, size_t bytes)
+{
+    memset((void *)h, 0, sizeof *h);
+    return rgc_init(h, mem, bytes);
+}
+
+/* Overwrite the stack area below the caller (where rgc_collect's frames will go). */
+static RGCT_NOINLINE void rgct_scrub_stack(void)
+{
+    volatile unsigned char buf[16384];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = 0;
+}
+
+/* rgc_collect from a clean stack. */
+static RGCT_NOINLINE int rgct_collect(rgc_heap *h)
+{
+    rgct_scrub_stack();
+    return rgc_collect(h);
+}
+
+/* rgc_alloc from a clean stack (for allocations that may trigger an automatic collection). */
+static RGCT_NOINLINE void *rgct_alloc_clean(rgc_heap *h, size_t n, unsigned flags)
+{
+    rgct_scrub_stack();
+    return rgc_alloc(h, n, flags);
+}
+
+static inline int rgct_ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sort an array of pointers by address. */
+static inline void rgct_sort_ptrs(void **v, size_t n)
+{
+    qsort(v, n, sizeof v[0], rgct_ptr_cmp);
+}
+
+/* Collects the text of rgc_dump into a buffer. */
+struct rgct_text {
+    char buf[65536];
+    size_t len;
+    int overflow;
+};
+
+static inline void rgct_text_print(void *ctx, const char *s)
+{
+    struct rgct_text *t = (struct rgct_text *)ctx;
+    size_t n = strlen(s);
+    if (t->len + n >= sizeof t->buf) {
+        t->overflow = 1;
+        n = sizeof t->buf - 1 - t->len;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = 0;
+}
+
+/* The dump with newlines removed, or NULL when it does not have the documented shape: lines of exactly
+ * 64 map characters (the last one 1..64), each ended by '\n' (the final '\n' optional). */
+static inline const char *rgct_dump_map(rgc_heap *h, struct rgct_text *t, char *map, size_t mapsize)
+{
+    memset(t, 0, sizeof *t);
+    rgc_dump(h, rgct_text_print, t);
+    if (t->overflow)
+        return NULL;
+    size_t m = 0, col = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        char c = t->buf[i];
+        if (c == '\n') {
+            if (col != 64 && i + 1 != t->len)
+                return NULL; /* a short line that is not the last one */
+            if (col == 0)
+                return NULL;
+            col = 0;
+            continue;
+        }
+        if (col == 64 || m + 1 >= mapsize)
+            return NULL;
+        map[m++] = c;
+        col++;
+    }
+    map[m] = 0;
+    return map;
+}
+
+#endif /* RGC_TEST_H */
