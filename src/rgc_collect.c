@@ -139,6 +139,10 @@ static void mark_phase(rgc_heap *h) {
  * object from an interrupt is refused instead of racing us. */
 static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
     ctx_publish(h, c, b, SLOT_OP);
+    /* Re-check after publishing: a stray free from above may have taken b before we published. An
+     * unmarked HEAD at or after sweep_pos is garbage, whichever object it is. */
+    if (atb_state(h, b) != AT_HEAD)
+        return;
 #if RGC_FINALISERS
     if (ftb_get(h, b)) {
         ftb_clear(h, b); /* exactly once, whatever the finaliser does */
@@ -205,6 +209,7 @@ int collect_full(rgc_heap *h, const rgc_ctx *c) {
         sz_store(&h->in_progress[c->level][d], 0);
     mark_phase(h);
     sweep_phase(h, c);
+    sz_store(&h->in_progress[c->level][c->depth], 0);
     stat_inc(h, &h->collections);
     uns_store(&h->collector, 0);
     return RGC_OK;

@@ -109,6 +109,9 @@ bool ctx_enter(rgc_heap *h, rgc_ctx *c) {
         stat_inc(h, &h->misuse);
         return false;
     }
+    /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
+     * it for an operation in progress (ctx_object_busy reads slots below depth). */
+    sz_store(&h->in_progress[level][depth], 0);
     atomic_store_explicit(&h->depth[level], (uint8_t)(depth + 1u), memory_order_seq_cst);
     c->level = level;
     c->depth = depth;
