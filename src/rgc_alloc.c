@@ -73,7 +73,7 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         /* Publish before the first claim step: from here on a collection anywhere above us keeps the
          * object alive although we hold only its index. */
         ctx_publish(h, c, s, SLOT_CLAIM);
-        if (atb_claim_run(h, s, nb, born_state(h, s))) {
+        if (rgc_atb_claim_run(h, s, nb, born_state(h, s))) {
             size_t next = first_free == s ? ATB_INDEX(s + nb) : ATB_INDEX(first_free);
             if (next != hint)
                 (void)sz_cas(h, &h->hint, &hint, next); /* advisory: losing the race is fine */
@@ -83,9 +83,9 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
     }
 }
 
-void *alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
+void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
     rgc_ctx c;
-    if (!ctx_enter(h, &c))
+    if (!rgc_ctx_enter(h, &c))
         return NULL;
     void *result = NULL;
     unsigned policy = atomic_load_explicit(&h->policy[c.level], memory_order_relaxed);
@@ -104,8 +104,8 @@ void *alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
                 ftb_set(h, s);
             break;
         }
-        /* Never wait for a collection we preempted: collect_full returns RGC_BUSY at once. */
-        if (collected || !(policy & RGC_AUTO_COLLECT) || collect_full(h, &c) != RGC_OK)
+        /* Never wait for a collection we preempted: rgc_collect_full returns RGC_BUSY at once. */
+        if (collected || !(policy & RGC_AUTO_COLLECT) || rgc_collect_full(h, &c) != RGC_OK)
             break;
         collected = true;
     }
@@ -122,22 +122,22 @@ void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
         stat_inc(h, &h->misuse);
         return NULL;
     }
-    return alloc_blocks(h, (n + RGC_BS - 1u) / RGC_BS, flags);
+    return rgc_alloc_blocks(h, (n + RGC_BS - 1u) / RGC_BS, flags);
 }
 
-void free_object(rgc_heap *h, size_t b) {
+void rgc_free_object(rgc_heap *h, size_t b) {
     ftb_clear(h, b); /* an explicit free never runs the finaliser, now or deferred */
     if (phase_of(h) == PHASE_MARK) {
         /* Freeing deletes every slot of the object at once: its children must still be traced, so
          * shade it (the barrier's rule) and leave the release to the next collection. */
-        if (atb_transition(h, b, AT_HEAD, AT_MARK))
+        if (rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
             (void)uns_or(h, &h->state, STATE_RESCAN);
         stat_inc(h, &h->deferred_frees);
         return;
     }
-    size_t n = atb_run_length(h, b);
-    atb_release_tails(h, b + 1u, b + n);
-    atb_release_head(h, b);
+    size_t n = rgc_atb_run_length(h, b);
+    rgc_atb_release_tails(h, b + 1u, b + n);
+    rgc_atb_release_head(h, b);
 }
 
 static bool is_object(unsigned state) {
@@ -153,16 +153,16 @@ void rgc_free(rgc_heap *h, void *p) {
         return;
     }
     rgc_ctx c;
-    if (!ctx_enter(h, &c))
+    if (!rgc_ctx_enter(h, &c))
         return;
-    ctx_publish(h, &c, b, SLOT_OP); /* first publish, then look: see ctx_object_busy */
-    int busy = ctx_object_busy(h, &c, b);
+    ctx_publish(h, &c, b, SLOT_OP); /* first publish, then look: see rgc_ctx_object_busy */
+    int busy = rgc_ctx_object_busy(h, &c, b);
     if (!is_object(atb_state(h, b)) || busy == BUSY_OP)
         stat_inc(h, &h->misuse); /* double, interior or racing free */
     else if (busy == BUSY_CLAIM)
         stat_inc(h, &h->deferred_frees); /* the collector will find it */
     else
-        free_object(h, b);
+        rgc_free_object(h, b);
     ctx_leave(h, &c);
 }
 
@@ -172,18 +172,18 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
         return NULL;
     }
     ctx_publish(h, c, b, SLOT_OP);
-    int busy = ctx_object_busy(h, c, b);
+    int busy = rgc_ctx_object_busy(h, c, b);
     if (!is_object(atb_state(h, b)) || busy == BUSY_OP) {
         stat_inc(h, &h->misuse);
         return NULL;
     }
     void *p = block_addr(h, b);
-    size_t cur = atb_run_length(h, b);
+    size_t cur = rgc_atb_run_length(h, b);
     if (nb <= cur) {
         /* While marking, the collector may be tracing the words we would release: keep them. */
         if (nb < cur && busy == BUSY_NONE && phase_of(h) != PHASE_MARK) {
-            atb_release_tails(h, b + nb, b + cur);
-            hint_lower(h, b + nb);
+            rgc_atb_release_tails(h, b + nb, b + cur);
+            rgc_hint_lower(h, b + nb);
         }
         return p;
     }
@@ -191,17 +191,17 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
         stat_inc(h, &h->failed_allocs);
         return NULL;
     }
-    if (b + nb <= h->nblocks && atb_claim_tails(h, b + cur, b + nb)) {
+    if (b + nb <= h->nblocks && rgc_atb_claim_tails(h, b + cur, b + nb)) {
         __builtin_memset(block_addr(h, b + cur), 0, (nb - cur) * RGC_BS);
         return p;
     }
     if (!allow_move)
         return NULL;
-    void *q = alloc_blocks(h, nb, ftb_get(h, b) ? RGC_FINALISER : 0u);
+    void *q = rgc_alloc_blocks(h, nb, ftb_get(h, b) ? RGC_FINALISER : 0u);
     if (q == NULL)
         return NULL;
     __builtin_memcpy(q, p, cur * RGC_BS);
-    free_object(h, b);
+    rgc_free_object(h, b);
     return q;
 }
 
@@ -220,7 +220,7 @@ void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move) {
         return NULL;
     }
     rgc_ctx c;
-    if (!ctx_enter(h, &c))
+    if (!rgc_ctx_enter(h, &c))
         return NULL;
     void *result = realloc_object(h, &c, b, (n + RGC_BS - 1u) / RGC_BS, allow_move);
     ctx_leave(h, &c);
@@ -233,7 +233,7 @@ size_t rgc_size(rgc_heap *h, const void *p) {
     size_t b = block_of_start(h, p);
     if (b == RGC_NONE || !is_object(atb_state(h, b)))
         return 0;
-    return atb_run_length(h, b) * RGC_BS;
+    return rgc_atb_run_length(h, b) * RGC_BS;
 }
 
 void rgc_write(rgc_heap *h, void **slot, void *value) {
@@ -256,5 +256,5 @@ void rgc_write(rgc_heap *h, void **slot, void *value) {
 #endif
     /* Yuasa: the overwritten reference was part of the snapshot; it must survive this collection. */
     if (heap_ok(h) && phase_of(h) == PHASE_MARK)
-        shade_ref(h, old);
+        rgc_shade_ref(h, old);
 }

@@ -1,6 +1,6 @@
 /* rgc_collect.c - the collector: snapshot-at-the-beginning mark, then sweep.
  *
- * Tri-colour invariant and barrier (enforced here and in rgc_write / free_object):
+ * Tri-colour invariant and barrier (enforced here and in rgc_write / rgc_free_object):
  *   white = HEAD, grey = MARK and not yet scanned (on the mark stack, or anywhere while a rescan is
  *   requested), black = MARK and scanned. A collection keeps every object that was reachable when it
  *   set PHASE_MARK (the snapshot) plus every object born during it:
@@ -49,14 +49,14 @@ static void request_rescan(rgc_heap *h) {
     (void)uns_or(h, &h->state, STATE_RESCAN);
 }
 
-void shade_ref(rgc_heap *h, const void *p) {
+void rgc_shade_ref(rgc_heap *h, const void *p) {
     size_t b = ref_block(h, (uintptr_t)p);
-    if (b != RGC_NONE && atb_transition(h, b, AT_HEAD, AT_MARK))
+    if (b != RGC_NONE && rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
         request_rescan(h);
 }
 
 static void mark_block(rgc_heap *h, size_t b) {
-    if (!atb_transition(h, b, AT_HEAD, AT_MARK))
+    if (!rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
         return;
     if (h->mark_sp < RGC_MARK_STACK_DEPTH)
         h->mark_stack[h->mark_sp++] = b;
@@ -151,16 +151,16 @@ static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
             fn(block_addr(h, b));
     }
 #endif
-    size_t n = atb_run_length(h, b);
-    atb_release_tails(h, b + 1u, b + n);
-    atb_release_head(h, b);
+    size_t n = rgc_atb_run_length(h, b);
+    rgc_atb_release_tails(h, b + 1u, b + n);
+    rgc_atb_release_head(h, b);
 }
 
 static void sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b) {
     for (;;) {
         unsigned st = atb_state(h, b);
         if (st == AT_MARK) {
-            if (atb_transition(h, b, AT_MARK, AT_HEAD))
+            if (rgc_atb_transition(h, b, AT_MARK, AT_HEAD))
                 return;
             continue; /* changed under us: look again */
         }
@@ -176,7 +176,7 @@ static void unmark_byte(rgc_heap *h, size_t k) {
     if ((byte & (byte >> 1) & 0x55u) == 0)
         return;
     for (size_t b = k << 2; b < (k << 2) + 4u && b < h->nblocks; b++)
-        (void)atb_transition(h, b, AT_MARK, AT_HEAD);
+        (void)rgc_atb_transition(h, b, AT_MARK, AT_HEAD);
 }
 
 static void sweep_phase(rgc_heap *h, const rgc_ctx *c) {
@@ -196,7 +196,7 @@ static void sweep_phase(rgc_heap *h, const rgc_ctx *c) {
     uns_store(&h->state, PHASE_IDLE);
 }
 
-int collect_full(rgc_heap *h, const rgc_ctx *c) {
+int rgc_collect_full(rgc_heap *h, const rgc_ctx *c) {
     if (uns_load(&h->lock_depth) != 0)
         return RGC_LOCKED;
     unsigned none = 0;
@@ -219,9 +219,9 @@ int rgc_collect(rgc_heap *h) {
     if (!heap_ok(h))
         return RGC_EINVAL;
     rgc_ctx c;
-    if (!ctx_enter(h, &c))
+    if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
-    int r = collect_full(h, &c);
+    int r = rgc_collect_full(h, &c);
     ctx_leave(h, &c);
     return r;
 }

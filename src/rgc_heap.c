@@ -97,7 +97,7 @@ int rgc_add_root(rgc_heap *h, void *start, size_t bytes) {
     if (phase_of(h) == PHASE_MARK) {
         void *const *w = (void *const *)start;
         for (size_t i = 0; i < bytes / sizeof(void *); i++)
-            shade_ref(h, w[i]);
+            rgc_shade_ref(h, w[i]);
     }
     return RGC_OK;
 }

@@ -159,20 +159,20 @@ static inline size_t block_of_start(rgc_heap *h, const void *p) {
 }
 
 /* Number of blocks of the object whose HEAD is b (HEAD plus the TAILs that follow). */
-size_t atb_run_length(rgc_heap *h, size_t b);
+size_t rgc_atb_run_length(rgc_heap *h, size_t b);
 /* Claim [s, s+n) for the calling context: HEAD (as head_state) first, then the TAILs one table byte
  * at a time. On conflict everything claimed is released again and false is returned. */
-bool atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state);
+bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state);
 /* Claim [from, to) as TAILs of an object that ends at from-1; all or nothing. */
-bool atb_claim_tails(rgc_heap *h, size_t from, size_t to);
+bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to);
 /* Release the blocks [from, to) (TAILs of one object) last first, one table byte at a time. */
-void atb_release_tails(rgc_heap *h, size_t from, size_t to);
+void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to);
 /* Release the HEAD (or MARK) block b: the object's TAILs must already be released. */
-void atb_release_head(rgc_heap *h, size_t b);
+void rgc_atb_release_head(rgc_heap *h, size_t b);
 /* CAS block b from state `from` to `to`; false if b was not in state `from`. */
-bool atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to);
+bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to);
 /* Lower the advisory search hint to cover block b. */
-void hint_lower(rgc_heap *h, size_t b);
+void rgc_hint_lower(rgc_heap *h, size_t b);
 
 #if RGC_FINALISERS
 static inline bool ftb_get(rgc_heap *h, size_t b) {
@@ -198,7 +198,7 @@ typedef struct {
     unsigned depth;
 } rgc_ctx;
 
-bool ctx_enter(rgc_heap *h, rgc_ctx *c);
+bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c);
 static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
     /* The slot stays published (stale): the result may still live only in a register of the caller,
      * so a collection right now must keep it. It is overwritten by the next call at this depth. */
@@ -212,7 +212,7 @@ static inline void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned
  * BUSY_CLAIM - it may be claiming that block, so the caller cannot tell whether b is still its own
  * object or already the claimant's: it must leave the object alone. */
 enum { BUSY_NONE = 0, BUSY_OP = 1, BUSY_CLAIM = 2 };
-int ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b);
+int rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b);
 
 static inline unsigned phase_of(rgc_heap *h) {
     return uns_load(&h->state) & PHASE_BITS;
@@ -221,12 +221,12 @@ static inline unsigned phase_of(rgc_heap *h) {
 /* ---- cross-file entry points ---------------------------------------------------------------- */
 
 /* Allocation of nb blocks in a context of its own (nested when called from realloc). */
-void *alloc_blocks(rgc_heap *h, size_t nb, unsigned flags);
+void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags);
 /* Free (or, while marking, shade) the object at HEAD b, which the caller has published as SLOT_OP. */
-void free_object(rgc_heap *h, size_t b);
+void rgc_free_object(rgc_heap *h, size_t b);
 /* A full collection run by context c. */
-int collect_full(rgc_heap *h, const rgc_ctx *c);
+int rgc_collect_full(rgc_heap *h, const rgc_ctx *c);
 /* The snapshot barrier's shade: mark the object p refers to (if unmarked) and request a rescan. */
-void shade_ref(rgc_heap *h, const void *p);
+void rgc_shade_ref(rgc_heap *h, const void *p);
 
 #endif /* RGC_INTERNAL_H */

@@ -10,7 +10,7 @@
  */
 #include "rgc_internal.h"
 
-size_t atb_run_length(rgc_heap *h, size_t b) {
+size_t rgc_atb_run_length(rgc_heap *h, size_t b) {
     size_t e = b + 1;
     while (e < h->nblocks && atb_state(h, e) == AT_TAIL)
         e++;
@@ -31,7 +31,7 @@ static uint8_t byte_tails(size_t from, size_t to) {
     return m;
 }
 
-bool atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
+bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
     _Atomic uint8_t *p = &h->atb[ATB_INDEX(b)];
     uint8_t cur = u8_load(p);
     for (;;) {
@@ -46,7 +46,7 @@ bool atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
 
 /* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
  * (last first) and report failure. */
-bool atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
+bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
     size_t b = from;
     while (b < to) {
         size_t byte_end = (ATB_INDEX(b) + 1u) << 2;
@@ -56,7 +56,7 @@ bool atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
         uint8_t cur = u8_load(p);
         for (;;) {
             if ((cur & mask) != 0) {
-                atb_release_tails(h, from, b);
+                rgc_atb_release_tails(h, from, b);
                 return false;
             }
             if (u8_cas(h, p, &cur, (uint8_t)(cur | tails)))
@@ -67,16 +67,16 @@ bool atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
     return true;
 }
 
-bool atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
-    if (!atb_transition(h, s, AT_FREE, head_state))
+bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
+    if (!rgc_atb_transition(h, s, AT_FREE, head_state))
         return false;
-    if (atb_claim_tails(h, s + 1u, s + n))
+    if (rgc_atb_claim_tails(h, s + 1u, s + n))
         return true;
-    atb_release_head(h, s);
+    rgc_atb_release_head(h, s);
     return false;
 }
 
-void atb_release_tails(rgc_heap *h, size_t from, size_t to) {
+void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
     size_t b = to;
     while (b > from) {
         size_t byte_start = ATB_INDEX(b - 1u) << 2;
@@ -86,19 +86,19 @@ void atb_release_tails(rgc_heap *h, size_t from, size_t to) {
     }
 }
 
-void atb_release_head(rgc_heap *h, size_t b) {
+void rgc_atb_release_head(rgc_heap *h, size_t b) {
     (void)u8_and(h, &h->atb[ATB_INDEX(b)], (uint8_t)~ATB_BITS(3u, b));
-    hint_lower(h, b);
+    rgc_hint_lower(h, b);
 }
 
-void hint_lower(rgc_heap *h, size_t b) {
+void rgc_hint_lower(rgc_heap *h, size_t b) {
     size_t want = ATB_INDEX(b);
     size_t cur = sz_load(&h->hint);
     while (want < cur && !sz_cas(h, &h->hint, &cur, want)) {
     }
 }
 
-bool ctx_enter(rgc_heap *h, rgc_ctx *c) {
+bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
     unsigned level = rgc_port_level();
     if (level >= RGC_MAX_LEVELS) {
         stat_inc(h, &h->misuse);
@@ -110,7 +110,7 @@ bool ctx_enter(rgc_heap *h, rgc_ctx *c) {
         return false;
     }
     /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
-     * it for an operation in progress (ctx_object_busy reads slots below depth). */
+     * it for an operation in progress (rgc_ctx_object_busy reads slots below depth). */
     sz_store(&h->in_progress[level][depth], 0);
     atomic_store_explicit(&h->depth[level], (uint8_t)(depth + 1u), memory_order_seq_cst);
     c->level = level;
@@ -118,7 +118,7 @@ bool ctx_enter(rgc_heap *h, rgc_ctx *c) {
     return true;
 }
 
-int ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
+int rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
     size_t op = SLOT_VALUE(b, SLOT_OP), claim = SLOT_VALUE(b, SLOT_CLAIM);
     for (unsigned level = 0; level <= c->level; level++) {
         unsigned depth = level == c->level
