@@ -17,6 +17,21 @@ run() { # name, then cmake arguments
   ctest --test-dir "$out/$name" --output-on-failure -j "$jobs"
 }
 
+# The freestanding core for Cortex-M: CAS build (M3) and masked-atomics build (M0+), -Werror.
+if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+  echo "=== arm-none-eabi (compile only) ==="
+  for cpu in cortex-m3 cortex-m0plus; do
+    mkdir -p "$out/arm-$cpu"
+    for src in "$root"/src/*.c; do
+      arm-none-eabi-gcc -std=c11 -mcpu=$cpu -mthumb -Os -ffreestanding -Wall -Wextra -Wpedantic -Werror \
+        -I"$root/include" -c "$src" -o "$out/arm-$cpu/$(basename "$src" .c).o"
+    done
+    arm-none-eabi-size -t "$out/arm-$cpu"/*.o | tail -n 1 | awk -v c=$cpu '{print c ": core text " $1 " bytes, data " $2 ", bss " $3}'
+  done
+else
+  echo "=== arm-none-eabi-gcc not installed: Cortex-M compile check skipped ==="
+fi
+
 run gcc        -DCMAKE_C_COMPILER=gcc
 run clang      -DCMAKE_C_COMPILER=clang
 run gcc-asan   -DCMAKE_C_COMPILER=gcc -DRGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
