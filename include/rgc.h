@@ -42,13 +42,18 @@ void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags);
 
 /* Resize an object. p == NULL: rgc_alloc(n, 0). n == 0: rgc_free(p), returns NULL. Shrinks in place,
  * grows in place when the following blocks are free, otherwise moves when allow_move (copying and
- * keeping the RGC_FINALISER flag) or returns NULL leaving p untouched. p not an object: NULL + misuse. */
+ * keeping the RGC_FINALISER flag) or returns NULL leaving p untouched. p not an object: NULL + misuse.
+ * While a collection is marking a shrink keeps its blocks; when a suspended context has published the
+ * same block (see rgc_free) a shrink keeps them too and a grow always moves, leaving the old copy to
+ * the collector. */
 void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move);
 
 /* Return an object to the heap. NULL is ignored. A pointer that is not the start of a live object
- * (foreign, interior, already free) is counted as misuse and ignored, as is a free that races another
- * context's operation on the same object. While a collection is marking, the release is deferred to
- * the next collection (the object's children must still be traced). No finaliser runs. */
+ * (foreign, interior, already free) is counted as misuse and ignored. The release is left to the
+ * collector (counted in deferred_frees) while a collection is marking (the object's children must
+ * still be traced), and when a suspended context has published the same block (a racing double free,
+ * or a block that context has just released and someone reused: rgc cannot tell which, so it touches
+ * neither). Explicit frees never run the finaliser. */
 void rgc_free(rgc_heap *h, void *p);
 
 /* Usable bytes of the live object starting at p (a multiple of RGC_BLOCK_BYTES), else 0. */

@@ -156,13 +156,14 @@ void rgc_free(rgc_heap *h, void *p) {
     if (!rgc_ctx_enter(h, &c))
         return;
     ctx_publish(h, &c, b, SLOT_OP); /* first publish, then look: see rgc_ctx_object_busy */
-    int busy = rgc_ctx_object_busy(h, &c, b);
-    if (!is_object(atb_state(h, b)) || busy == BUSY_OP)
-        stat_inc(h, &h->misuse); /* double, interior or racing free */
-    else if (busy == BUSY_CLAIM)
-        stat_inc(h, &h->deferred_frees); /* the collector will find it */
-    else
+    if (!is_object(atb_state(h, b))) {
+        stat_inc(h, &h->misuse); /* double or interior free */
+    } else if (rgc_ctx_object_busy(h, &c, b)) {
+        stat_inc(h, &h->deferred_frees); /* left to the collector */
+    } else {
         rgc_free_object(h, b);
+        ctx_unpublish(h, &c);
+    }
     ctx_leave(h, &c);
 }
 
@@ -172,26 +173,28 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
         return NULL;
     }
     ctx_publish(h, c, b, SLOT_OP);
-    int busy = rgc_ctx_object_busy(h, c, b);
-    if (!is_object(atb_state(h, b)) || busy == BUSY_OP) {
+    if (!is_object(atb_state(h, b))) {
         stat_inc(h, &h->misuse);
         return NULL;
     }
+    /* Ambiguous ownership (see rgc_ctx_object_busy): never release or extend b; a move copies it and
+     * leaves the old copy to the collector. */
+    bool busy = rgc_ctx_object_busy(h, c, b);
     void *p = block_addr(h, b);
     size_t cur = rgc_atb_run_length(h, b);
     if (nb <= cur) {
         /* While marking, the collector may be tracing the words we would release: keep them. */
-        if (nb < cur && busy == BUSY_NONE && phase_of(h) != PHASE_MARK) {
+        if (nb < cur && !busy && phase_of(h) != PHASE_MARK) {
             rgc_atb_release_tails(h, b + nb, b + cur);
             rgc_hint_lower(h, b + nb);
         }
         return p;
     }
-    if (busy != BUSY_NONE || uns_load(&h->lock_depth) != 0) {
+    if (uns_load(&h->lock_depth) != 0) {
         stat_inc(h, &h->failed_allocs);
         return NULL;
     }
-    if (b + nb <= h->nblocks && rgc_atb_claim_tails(h, b + cur, b + nb)) {
+    if (!busy && b + nb <= h->nblocks && rgc_atb_claim_tails(h, b + cur, b + nb)) {
         __builtin_memset(block_addr(h, b + cur), 0, (nb - cur) * RGC_BS);
         return p;
     }
@@ -201,7 +204,13 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
     if (q == NULL)
         return NULL;
     __builtin_memcpy(q, p, cur * RGC_BS);
-    rgc_free_object(h, b);
+    if (busy) {
+        ftb_clear(h, b); /* the finaliser moved with the contents */
+        stat_inc(h, &h->deferred_frees);
+    } else {
+        rgc_free_object(h, b);
+        ctx_unpublish(h, c);
+    }
     return q;
 }
 

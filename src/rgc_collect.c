@@ -154,6 +154,7 @@ static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
     size_t n = rgc_atb_run_length(h, b);
     rgc_atb_release_tails(h, b + 1u, b + n);
     rgc_atb_release_head(h, b);
+    ctx_unpublish(h, c);
 }
 
 static void sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b) {
@@ -209,7 +210,6 @@ int rgc_collect_full(rgc_heap *h, const rgc_ctx *c) {
         sz_store(&h->in_progress[c->level][d], 0);
     mark_phase(h);
     sweep_phase(h, c);
-    sz_store(&h->in_progress[c->level][c->depth], 0);
     stat_inc(h, &h->collections);
     uns_store(&h->collector, 0);
     return RGC_OK;

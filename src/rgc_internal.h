@@ -207,12 +207,17 @@ static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
 static inline void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned kind) {
     sz_store(&h->in_progress[c->level][c->depth], SLOT_VALUE(b, kind));
 }
-/* Whether a suspended context (a lower level, or an outer call of this level) has published block b:
- * BUSY_OP - it is freeing/resizing that object (a second operation on it is misuse);
- * BUSY_CLAIM - it may be claiming that block, so the caller cannot tell whether b is still its own
- * object or already the claimant's: it must leave the object alone. */
-enum { BUSY_NONE = 0, BUSY_OP = 1, BUSY_CLAIM = 2 };
-int rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b);
+/* The object is released: nothing is in progress on it any more, and the block may be someone
+ * else's object a moment from now (keeping SLOT_OP would make their free look like a double free). */
+static inline void ctx_unpublish(rgc_heap *h, const rgc_ctx *c) {
+    sz_store(&h->in_progress[c->level][c->depth], 0);
+}
+/* True if a suspended context (a lower level, or an outer call of this level) has published block b.
+ * Then the caller cannot know whether b is still the object it means: that context may be freeing or
+ * resizing it (a racing double free - misuse), may be claiming it, or may just have released it so
+ * that b is a new object (the caller's legitimate one). Whichever it is, the caller must not release
+ * or extend b: it leaves b to the collector, which frees it once unreachable. */
+bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b);
 
 static inline unsigned phase_of(rgc_heap *h) {
     return uns_load(&h->state) & PHASE_BITS;

@@ -118,7 +118,7 @@ bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
     return true;
 }
 
-int rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
+bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
     size_t op = SLOT_VALUE(b, SLOT_OP), claim = SLOT_VALUE(b, SLOT_CLAIM);
     for (unsigned level = 0; level <= c->level; level++) {
         unsigned depth = level == c->level
@@ -126,11 +126,9 @@ int rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
                              : atomic_load_explicit(&h->depth[level], memory_order_relaxed);
         for (unsigned d = 0; d < depth && d < RGC_MAX_NEST; d++) {
             size_t v = sz_load(&h->in_progress[level][d]);
-            if (v == op)
-                return BUSY_OP;
-            if (v == claim)
-                return BUSY_CLAIM;
+            if (v == op || v == claim)
+                return true;
         }
     }
-    return BUSY_NONE;
+    return false;
 }

@@ -103,19 +103,22 @@ static RGCT_NOINLINE void rgct_scrub_stack(void)
         buf[i] = 0;
 }
 
-/* rgc_collect from a clean stack. */
-static RGCT_NOINLINE int rgct_collect(rgc_heap *h)
+/* rgc_collect from a clean stack: the caller's dead callees' frames are wiped first (from the caller's
+ * depth), then again below the frame that calls rgc_collect. */
+static RGCT_NOINLINE int rgct_collect_inner(rgc_heap *h)
 {
     rgct_scrub_stack();
     return rgc_collect(h);
 }
+#define rgct_collect(h) (rgct_scrub_stack(), rgct_collect_inner(h))
 
 /* rgc_alloc from a clean stack (for allocations that may trigger an automatic collection). */
-static RGCT_NOINLINE void *rgct_alloc_clean(rgc_heap *h, size_t n, unsigned flags)
+static RGCT_NOINLINE void *rgct_alloc_clean_inner(rgc_heap *h, size_t n, unsigned flags)
 {
     rgct_scrub_stack();
     return rgc_alloc(h, n, flags);
 }
+#define rgct_alloc_clean(h, n, flags) (rgct_scrub_stack(), rgct_alloc_clean_inner((h), (n), (flags)))
 
 static inline int rgct_ptr_cmp(const void *a, const void *b)
 {
