@@ -3,6 +3,7 @@
 #   gcc   -Wall -Wextra -Wpedantic -Werror      (unit tests)
 #   clang -Wall -Wextra -Wpedantic -Werror      (unit tests + the systematic preemption sweep)
 #   gcc   AddressSanitizer + UBSan              (unit tests)
+#   gcc   RGC_ATOMICS_VIA_MASK=1                (unit tests on the masked table updates)
 # Usage: scripts/test-all.sh [build-root]   (default: ./build)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,4 +36,6 @@ fi
 run gcc        -DCMAKE_C_COMPILER=gcc
 run clang      -DCMAKE_C_COMPILER=clang
 run gcc-asan   -DCMAKE_C_COMPILER=gcc -DRGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# The masked-atomics build (what Cortex-M0 uses), with the POSIX signal mask as the port's mask.
+run gcc-masked -DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS=-DRGC_ATOMICS_VIA_MASK=1
 echo "=== all test builds passed ==="

@@ -809,7 +809,13 @@ static void victim_alloc_common(size_t req, unsigned flags)
     words(id)[0] = tag_of(id);
     fill_canary(id, 2);
     root_set(VROOT, id);
-    edge_set(id, 0, g_root_id[VROOT - 1] >= 0 ? g_root_id[VROOT - 1] : -1);
+    compute_reach();
+    for (int c = 0; c < g_nobj; c++) {
+        if (c != id && g_reach[c] && g_obj[c].owner == 0) {
+            edge_set(id, 0, c);
+            break;
+        }
+    }
 }
 
 /* S1: alloc on a fresh heap. */

@@ -115,8 +115,10 @@ static void test_stats_and_dump(void)
     CHECK_EQ(s.longest_masked, 0); /* nothing is ever masked with compare-and-swap */
 #endif
     /* a 5-block finaliser object and a 3-block plain one fill the two runs exactly */
-    void *f = rgc_alloc(&heap, 5 * RGC_BLOCK_BYTES, RGC_FINALISER);
-    void *h3 = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES + 1, 0);
+    /* (kept in static storage, not on this frame: the collections below must not see them) */
+    static void *f, *h3;
+    f = rgc_alloc(&heap, 5 * RGC_BLOCK_BYTES, RGC_FINALISER);
+    h3 = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES + 1, 0);
     CHECK_PTR(f, roots[10]);
     CHECK_PTR(h3, roots[100]);
     s = rgct_stats(&heap);
@@ -315,9 +317,10 @@ static void test_busy_depth(void)
 {
     setup(HEAP_BYTES);
     CHECK_EQ(rgc_busy_depth(&heap), 0);
-    unsigned char *base = pool_base();
+    static unsigned char *base; /* not on the stack: it may equal the dead object's address */
+    base = pool_base();
     rgc_set_finaliser(&heap, fin);
-    make_dead_fin();                                            /* block 0 in an empty heap? found below */
+    make_dead_fin();
     roots[0] = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES, 0);           /* live plain */
     roots[1] = rgc_alloc(&heap, RGC_BLOCK_BYTES, RGC_FINALISER);   /* live finaliser object */
     CHECK_EQ(rgc_busy_depth(&heap), 0);
