@@ -159,7 +159,8 @@ void rgc_free(rgc_heap *h, void *p) {
     if (!is_object(atb_state(h, b))) {
         stat_inc(h, &h->misuse); /* double or interior free */
     } else if (rgc_ctx_object_busy(h, &c, b)) {
-        stat_inc(h, &h->deferred_frees); /* left to the collector */
+        ftb_clear(h, b); /* left to the collector, but freed explicitly: no finaliser */
+        stat_inc(h, &h->deferred_frees);
     } else {
         rgc_free_object(h, b);
         ctx_unpublish(h, &c);

@@ -1,15 +1,29 @@
 /* sweep.c - systematic preemption sweep of rgc (DESIGN.md section 6, "Hazards").
  *
  * For each scenario (a level-0 "victim" operation on a heap rebuilt from scratch before every run):
- *   1. run it once without injection and count its injection points P;
- *   2. for every N in 1..P, rebuild the heap, run the victim and inject a simulated level-1 interrupt at
- *      point N (see sweep_port.c); the interrupt allocates, writes and drops pointers through rgc_write,
- *      frees, reallocs and collects, then checks the heap;
- *   3. after the victim returns, check its result, rgc_check, every canary and the exact block
- *      accounting, then drop everything, collect (twice at level 0, once at level 1) and require an
- *      empty heap and exactly-once finalisers.
+ *   1. run it without injection (a warm-up run, then the counting run) to count its points P;
+ *   2. for every N in 1..P and every interrupt body 0..3, rebuild the heap, run the victim and inject a
+ *      simulated level-1 interrupt at point N (see sweep_port.c). The interrupt checks the heap as it
+ *      finds it (rgc_check, every reachable object's canary, no overlap), then - in an order chosen by
+ *      the body - allocates (1, 3 with RGC_FINALISER, 5 blocks), moves pointers between root slots and
+ *      out of heap slots and drops some, all through rgc_write (the snapshot barrier), frees objects it
+ *      owns (one allocated before the victim started), grows and shrinks one with rgc_realloc, and
+ *      collects (RGC_BUSY iff it preempted a collection, else a full nested collection), and checks
+ *      again;
+ *   3. after the victim returns: its result (zeroed, sized, no overlap, contents preserved, old copy
+ *      released ...), rgc_check, every canary, exact block accounting (every used block belongs to an
+ *      object the test knows), misuse 0; for collection victims the snapshot rules (what the interrupt
+ *      dropped or freed while the collection was marking survives it and is gone after the next one)
+ *      and the garbage rule (garbage at the start is gone after one more collection); then drop every
+ *      root, collect twice at level 0 and once at level 1, and require an empty heap and every
+ *      finaliser run exactly once per dead RGC_FINALISER object (never for a live or explicitly freed
+ *      one).
+ * The collector scans the stack conservatively, so the test keeps that stack deterministic: each phase
+ * of a run starts on zeroed stack memory and with zeroed callee-saved registers, and the scanned stack
+ * ends at the run's own frame. An injection point number therefore names the same instruction in every
+ * run and every process.
  *
- * Usage: sweep_<variant> [scenario [N]]   (a single N runs verbosely: the reproduction command)
+ * Usage: sweep_<variant> [scenario [N [body]]]   (a single N runs verbosely: the reproduction command)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -24,6 +38,7 @@
 #include <time.h>
 
 #include "rgc.h"
+#include "rgc_internal.h" /* PHASE_MARK / PHASE_BITS: is the suspended collection marking? */
 #include "rgc_port.h"
 #include "sweep.h"
 
@@ -60,6 +75,7 @@ typedef struct {
     int pinned; /* the victim operates on it: skipped by in-flight checks, never touched by the irq */
     int freed;  /* explicitly freed (no finaliser may run) */
     int fin_count;
+    uint64_t aseq; /* allocation sequence number of the current address (alloc or moving realloc) */
     int slot[MAXSLOTS];
 } tobj;
 
@@ -81,24 +97,35 @@ static int g_garbage[64], g_ngarbage;
 static int g_P, g_Q, g_R; /* pre-existing objects owned by the interrupt */
 static int g_V;           /* the victim's object (free/realloc scenarios) */
 static int g_next_low, g_next_high;
+static int g_inflight_root = -1; /* root slot the victim is writing (not compared while in flight) */
 static int g_a1, g_a2, g_a3; /* this run's interrupt allocations */
 
 /* Run context. */
 typedef struct scenario scenario;
 static const scenario *g_sc;
 static uint64_t g_N;          /* injection point of this run (0: none) */
+static unsigned g_body;       /* which interrupt body (0..3: the order of its steps) */
 static uint64_t g_vpoints;    /* points of this run's victim operation */
 static int g_verbose;
 static int g_run_fail;
 static char g_first_fail[600];
 static unsigned g_irq_collector; /* h->collector when the interrupt started */
-static int g_irq_ran;
+static int g_irq_marking;        /* the interrupt preempted a collection in its mark phase */
+/* Objects the interrupt dropped (overwrote the last reference to) or freed while the suspended
+ * collection was marking: reachable at its start, so it must not free them; they go at the next one. */
+static int g_snap_dropped[64], g_nsnap_dropped;
+static int g_snap_freed[16], g_nsnap_freed;
 
 /* Scenario statistics. */
 static uint64_t g_null_victims;   /* realloc without move that returned NULL (space taken by the irq) */
 static uint64_t g_irq_nulls;      /* interrupt allocations that returned NULL (justified) */
 static uint64_t g_irq_busy;       /* interrupt collections refused with RGC_BUSY */
 static uint64_t g_irq_collected;  /* interrupt collections that ran */
+static uint64_t g_irq_left;       /* interrupt frees (or moved-from copies) left to the collector */
+static uint64_t g_irq_deferred;   /* the same while a collection was suspended below */
+static uint64_t g_retry_runs;     /* runs in which a claim was rolled back and retried (CAS conflict) */
+static uint64_t g_marking_irqs;   /* interrupts that preempted a collection while it was marking */
+static uint64_t g_deferred_runs;  /* runs in which rgc_stats.deferred_frees counted something */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -142,11 +169,14 @@ static void addr_note(void *p)
     }
 }
 
-/* Another tracked, not freed object (other than id) starts at p. */
-static bool addr_taken_by_other(const void *p, int id)
+static uint64_t g_aseq; /* allocation sequence: every address an allocation or a move hands out */
+
+/* Some object got address p after sequence number since (so after the copy that was there was
+ * released): then rgc_size(p) describes that object, not the old copy. */
+static bool addr_taken_by_other(const void *p, uint64_t since)
 {
     for (int i = 0; i < g_nobj; i++) {
-        if (i != id && !g_obj[i].freed && g_obj[i].p == p) {
+        if (g_obj[i].p == p && g_obj[i].aseq > since) {
             return true;
         }
     }
@@ -187,6 +217,7 @@ static int obj_new(size_t req, unsigned nslots, unsigned flags, int owner)
     tobj *o = &g_obj[id];
     memset(o, 0, sizeof *o);
     o->p = p;
+    o->aseq = ++g_aseq;
     o->req = req;
     o->nslots = nslots;
     o->flags = flags;
@@ -201,14 +232,23 @@ static int obj_new(size_t req, unsigned nslots, unsigned flags, int owner)
 
 static void *ptr_of(int id) { return id >= 0 ? (void *)g_obj[id].p : NULL; }
 
+static void note_overwritten(int old)
+{
+    if (old >= 0 && g_irq_marking && sweep_in_irq() && g_nsnap_dropped < 64) {
+        g_snap_dropped[g_nsnap_dropped++] = old;
+    }
+}
+
 static void root_set(int slot, int id)
 {
+    note_overwritten(g_root_id[slot]);
     rgc_write(&g_heap, &g_roots[slot], ptr_of(id));
     g_root_id[slot] = id;
 }
 
 static void edge_set(int parent, unsigned k, int child)
 {
+    note_overwritten(g_obj[parent].slot[k]);
     rgc_write(&g_heap, (void **)(void *)(g_obj[parent].p + W * (1 + k)), ptr_of(child));
     g_obj[parent].slot[k] = child;
 }
@@ -282,7 +322,7 @@ static void check_all(const char *where)
         fail("%s: rgc_check reports corruption", where);
     }
     for (int s = 0; s < NROOT; s++) {
-        if (g_roots[s] != ptr_of(g_root_id[s])) {
+        if (s != g_inflight_root && g_roots[s] != ptr_of(g_root_id[s])) {
             fail("%s: root slot %d is %p, expected %p", where, s, g_roots[s], ptr_of(g_root_id[s]));
         }
     }
@@ -517,12 +557,21 @@ static void irq_free_one(int id)
     g_obj[id].freed = 1;
     rgc_free(&g_heap, p);
     rgc_get_stats(&g_heap, &after);
+    if (g_irq_marking && g_nsnap_freed < 16) {
+        g_snap_freed[g_nsnap_freed++] = id;
+    }
     if (after.misuse != before.misuse) {
         fail("interrupt rgc_free of live object #%d at %p counted as misuse", id, (void *)p);
     }
-    if (g_irq_collector == 0 && rgc_size(&g_heap, p) != 0) {
-        fail("interrupt rgc_free of object #%d at %p: still allocated though no collection runs", id,
-             (void *)p);
+    /* Still allocated: the core leaves an object to the collector when its release would be
+     * ambiguous (a suspended context published the same block, e.g. while claiming it). That is
+     * allowed (the cleanup's leak check proves it is collected later); no finaliser may run for it. */
+    if (rgc_size(&g_heap, p) != 0) {
+        if (g_irq_collector != 0) {
+            g_irq_deferred++;
+        } else {
+            g_irq_left++;
+        }
     }
 }
 
@@ -570,15 +619,21 @@ static void irq_realloc(void)
         return;
     }
     addr_note(np);
+    uint64_t oldseq = g_obj[r].aseq;
     g_obj[r].p = np;
+    if (np != old) {
+        g_obj[r].aseq = ++g_aseq;
+    }
     verify_obj(r, "interrupt realloc grow (old contents)");
     if (rgc_size(&g_heap, np) < grow) {
         fail("interrupt realloc grow: rgc_size %zu < %zu", rgc_size(&g_heap, np), grow);
     }
-    if (np != old && g_irq_collector == 0 && rgc_size(&g_heap, old) != 0 &&
-        !addr_taken_by_other(old, r)) {
-        fail("interrupt realloc moved %p to %p but the old copy is still allocated", (void *)old,
-             (void *)np);
+    if (np != old && rgc_size(&g_heap, old) != 0 && !addr_taken_by_other(old, oldseq)) {
+        if (g_irq_collector != 0) { /* old copy left to the collector (deferred, or ambiguous) */
+            g_irq_deferred++;
+        } else {
+            g_irq_left++;
+        }
     }
     root_set(R_IRQ + 6, r);
     size_t oldreq = g_obj[r].req;
@@ -595,6 +650,7 @@ static void irq_realloc(void)
         }
         addr_note(sp);
         g_obj[r].p = sp;
+        g_obj[r].aseq = ++g_aseq;
         root_set(R_IRQ + 6, r);
     }
     g_obj[r].req = shrink;
@@ -623,8 +679,9 @@ static int g_sc_is_collect;
 
 static void irq_body(void)
 {
-    g_irq_ran = 1;
     g_irq_collector = atomic_load(&g_heap.collector);
+    g_irq_marking = g_irq_collector != 0 && (atomic_load(&g_heap.state) & PHASE_BITS) == PHASE_MARK;
+    g_marking_irqs += (uint64_t)g_irq_marking;
     if (!g_sc_is_collect && g_irq_collector != 0) {
         fail("interrupt found a collection running (collector %u) though the victim is not one",
              g_irq_collector);
@@ -633,7 +690,7 @@ static void irq_body(void)
         fail("rgc_busy_depth is %u at level 1 outside any rgc call", rgc_busy_depth(&g_heap));
     }
     check_all("interrupt entry");
-    switch (g_N % 4) {
+    switch (g_body) {
     case 0:
         irq_alloc_burst();
         irq_moves();
@@ -702,8 +759,9 @@ static void heap_init(size_t blocks)
     g_a1 = g_a2 = g_a3 = -1;
     g_next_low = R_LOW;
     g_next_high = R_HIGH;
-    g_irq_ran = 0;
     g_irq_collector = 0;
+    g_irq_marking = 0;
+    g_nsnap_dropped = g_nsnap_freed = 0;
 }
 
 static int must_new(size_t req, unsigned nslots, unsigned flags, int owner)
@@ -765,7 +823,7 @@ static void base_setup(void)
 struct scenario {
     const char *name;
     size_t blocks;
-    int is_collect;
+    int is_collect; /* the victim is (or may start) a collection: 1 = followup garbage check too */
     void (*setup)(void);
     void (*victim)(void);
     const char *what;
@@ -803,6 +861,7 @@ static void victim_alloc_common(size_t req, unsigned flags)
         o->slot[k] = -1;
     }
     o->p = p;
+    o->aseq = ++g_aseq;
     o->req = req;
     o->nslots = 1;
     o->flags = flags;
@@ -822,18 +881,19 @@ static void victim_alloc_common(size_t req, unsigned flags)
 static void setup_alloc_fresh(void) {}
 static void victim_alloc_fresh(void) { victim_alloc_common(3 * B - W, 0); }
 
-/* S2: alloc on a fragmented heap: 20 one-block holes between live blocks, the fit is past them. */
+/* S2: alloc on a fragmented heap: 40 one-block holes between live blocks, the fit is past them. */
+#define FRAG 80
 static void setup_alloc_frag(void)
 {
-    int ids[40];
-    for (int i = 0; i < 40; i++) {
+    int ids[FRAG];
+    for (int i = 0; i < FRAG; i++) {
         ids[i] = must_new(B, 1, 0, 0);
     }
-    for (int i = 0; i + 2 < 40; i += 2) {
+    for (int i = 0; i + 2 < FRAG; i += 2) {
         edge_set(ids[i], 0, ids[i + 2]);
     }
     root_set(R_L0 + 5, ids[0]);
-    for (int i = 1; i < 40; i += 2) {
+    for (int i = 1; i < FRAG; i += 2) {
         g_obj[ids[i]].freed = 1;
         rgc_free(&g_heap, g_obj[ids[i]].p);
     }
@@ -887,7 +947,7 @@ static void victim_free(void)
     if (after.misuse != before.misuse) {
         fail("victim rgc_free(%p) counted as misuse", (void *)p);
     }
-    if (rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, id)) {
+    if (rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, g_obj[id].aseq)) {
         fail("victim rgc_free(%p): object still allocated (rgc_size %zu)", (void *)p, rgc_size(&g_heap, p));
     }
 }
@@ -902,7 +962,7 @@ static void setup_realloc_inplace(void)
 
 static void victim_realloc_common(size_t n, bool allow_move, int expect)
 {
-    /* expect: 0 grow in place, 1 grow by moving, 2 shrink in place */
+    /* expect: 0 grow in place (no move), 1 grow by moving, 2 shrink in place, 3 grow, move allowed */
     int id = g_V;
     unsigned char *p = g_obj[id].p;
     size_t oldsize = rgc_size(&g_heap, p);
@@ -926,12 +986,16 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect)
         return;
     }
     addr_note(r);
-    if (r != p && (expect != 1)) {
+    if (r != p && expect != 1 && expect != 3) {
         fail("victim rgc_realloc(%p, %zu, %d) moved the object to %p (expected in place)", (void *)p, n,
              (int)allow_move, (void *)r);
     }
     if (expect == 1 && g_N == 0 && r == p) {
         fail("harness: realloc_move scenario grew in place");
+    }
+    if (expect == 3 && g_N == 0 && r != p) {
+        fail("victim rgc_realloc(%p, %zu, move) moved to %p though the following blocks are free",
+             (void *)p, n, (void *)r);
     }
     size_t sz = rgc_size(&g_heap, r);
     size_t want = (n + B - 1) / B * B;
@@ -939,12 +1003,16 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect)
         fail("victim rgc_realloc(%p, %zu) = %p has rgc_size %zu (expected %s%zu)", (void *)p, n, (void *)r, sz,
              expect == 2 ? "" : ">= ", expect == 2 ? want : n);
     }
+    uint64_t oldseq = g_obj[id].aseq;
     g_obj[id].p = r;
+    if (r != p) {
+        g_obj[id].aseq = ++g_aseq;
+    }
     if (n < g_obj[id].req) {
         g_obj[id].req = n;
     }
     verify_obj(id, "victim realloc: contents preserved");
-    if (r != p && rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, id)) {
+    if (r != p && rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, oldseq)) {
         fail("victim rgc_realloc moved %p to %p but the old copy is still allocated (rgc_size %zu)",
              (void *)p, (void *)r, rgc_size(&g_heap, p));
     }
@@ -957,6 +1025,7 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect)
 }
 
 static void victim_realloc_inplace(void) { victim_realloc_common(5 * B, false, 0); }
+static void victim_realloc_grow(void) { victim_realloc_common(5 * B, true, 3); }
 
 /* S6: realloc grow by moving: a live object follows. The object has a finaliser (kept on move). */
 static void setup_realloc_move(void)
@@ -1043,6 +1112,50 @@ static void setup_collect(void)
     add_move_edge(kids[19], 0);
 }
 
+/* S9: level-0 alloc that finds no room and collects (RGC_AUTO_COLLECT) before it succeeds: the heap is
+ * full of garbage, some with finalisers. */
+static void setup_alloc_autocollect(void)
+{
+    rgc_stats st;
+    rgc_get_stats(&g_heap, &st);
+    size_t freeb = st.free_bytes / B;
+    int i = 0;
+    while (freeb > 3) {
+        size_t nb = freeb - 3 >= 2 ? 2 : 1;
+        int id = must_new(nb * B, 1, (i % 3 == 0) ? RGC_FINALISER : 0u, 0);
+        if (i > 0 && i % 4 != 0) {
+            edge_set(id, 0, g_garbage[g_ngarbage - 1]); /* garbage chains */
+        }
+        g_garbage[g_ngarbage++] = id;
+        freeb -= nb;
+        i++;
+    }
+}
+static void victim_alloc_autocollect(void) { victim_alloc_common(4 * B, 0); }
+
+/* S10: rgc_write of a root slot at level 0 (replaces the only reference to an object and its child). */
+static void setup_write(void)
+{
+    int o = must_new(2 * B, 1, RGC_FINALISER, 0), c = must_new(B, 0, 0, 0);
+    edge_set(o, 0, c);
+    root_set(VROOT, o);
+    g_V = must_new(B, 1, 0, 0);
+    edge_set(g_V, 0, g_root_id[R_L0 + 3]);
+    root_set(VROOT + 1, g_V);
+}
+static void victim_write(void)
+{
+    void *v = g_obj[g_V].p;
+    g_root_id[VROOT] = -1; /* in flight: the old object is garbage from now on, the new one is rooted */
+    g_inflight_root = VROOT;
+    wipe_stack();
+    sweep_arm(g_N);
+    rgc_write(&g_heap, &g_roots[VROOT], v);
+    g_vpoints = sweep_disarm();
+    g_inflight_root = -1;
+    g_root_id[VROOT] = g_V;
+}
+
 static void victim_collect(void)
 {
     wipe_stack();
@@ -1056,7 +1169,7 @@ static void victim_collect(void)
 
 static const scenario g_scenarios[] = {
     {"alloc_fresh", 64, 0, setup_alloc_fresh, victim_alloc_fresh, "rgc_alloc(3 blocks) on a fresh heap"},
-    {"alloc_frag", 112, 0, setup_alloc_frag, victim_alloc_frag, "rgc_alloc(2 blocks) past 20 one-block holes"},
+    {"alloc_frag", 176, 0, setup_alloc_frag, victim_alloc_frag, "rgc_alloc(2 blocks) past 40 one-block holes"},
     {"alloc_contend", 48, 0, setup_alloc_contend, victim_alloc_contend,
      "rgc_alloc(3 blocks, FINALISER) into the hole the interrupt also takes"},
     {"free", 64, 0, setup_free, victim_free, "rgc_free of a 6-block finaliser object"},
@@ -1064,8 +1177,13 @@ static const scenario g_scenarios[] = {
      "rgc_realloc 2 -> 5 blocks in place, no move allowed"},
     {"realloc_move", 64, 0, setup_realloc_move, victim_realloc_move, "rgc_realloc 2 -> 5 blocks, moves"},
     {"realloc_shrink", 64, 0, setup_realloc_shrink, victim_realloc_shrink, "rgc_realloc 6 -> 2 blocks"},
+    {"realloc_grow", 64, 0, setup_realloc_inplace, victim_realloc_grow,
+     "rgc_realloc 2 -> 5 blocks, free blocks follow, move allowed"},
+    {"alloc_autocollect", 64, 1, setup_alloc_autocollect, victim_alloc_autocollect,
+     "rgc_alloc(4 blocks) on a heap full of garbage: collects at level 0 inside the alloc"},
+    {"write", 64, 0, setup_write, victim_write, "rgc_write of a root slot"},
     {"collect", 128, 1, setup_collect, victim_collect,
-     "rgc_collect over lists, a 20-wide node, garbage, finalisers (mark stack depth " "4)"},
+     "rgc_collect over lists, a 20-wide node (mark-stack overflow), a chain, garbage, finalisers"},
 };
 #define NSCEN (sizeof g_scenarios / sizeof g_scenarios[0])
 
@@ -1100,10 +1218,59 @@ __attribute__((noinline)) static void run_victim(const scenario *sc)
     }
     check_all("after victim");
     check_accounting("after victim");
+    /* DESIGN 5.3 and 6: what the interrupt dropped or freed while the collection was marking was
+     * reachable at its start (or born during it): that collection must not have freed it. */
+    compute_reach();
+    for (int i = 0; i < g_nsnap_dropped; i++) {
+        int id = g_snap_dropped[i];
+        if (!g_reach[id] && !g_obj[id].freed) {
+            verify_obj(id, "object dropped while the victim collection was marking, after that collection");
+        }
+    }
+    for (int i = 0; i < g_nsnap_freed; i++) {
+        tobj *o = &g_obj[g_snap_freed[i]];
+        if (rgc_size(&g_heap, o->p) == 0) {
+            fail("object #%d at %p freed while the victim collection was marking was released by that "
+                 "collection (the release must be deferred to the next one)",
+                 g_snap_freed[i], (void *)o->p);
+        }
+    }
     rgc_stats st;
     rgc_get_stats(&g_heap, &st);
+    g_retry_runs += st.claim_retries != 0;
+    g_deferred_runs += st.deferred_frees != 0;
     if (st.misuse != 0) {
         fail("rgc_stats.misuse is %u after the victim (the test makes no bad calls)", st.misuse);
+    }
+}
+
+/* Verbose diagnostics for a leak: what could still refer to p (in-progress slots, stack words). */
+__attribute__((noinline)) static void diag_retention(const unsigned char *p)
+{
+    size_t blk = (size_t)(p - g_heap.pool) / B;
+    for (unsigned l = 0; l < RGC_MAX_LEVELS; l++) {
+        for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
+            size_t v = atomic_load(&g_heap.in_progress[l][d]);
+            if (v != 0) {
+                printf("    in_progress[%u][%u] = 0x%zx (block %zu)%s\n", l, d, v, (v >> 1) - 1,
+                       (v >> 1) - 1 == blk ? "  <== this object" : "");
+            }
+        }
+    }
+    printf("    state %u collector %u sweep_pos %zu sweep_done %zu hint %zu lock %u depth0 %u depth1 %u\n",
+           atomic_load(&g_heap.state), atomic_load(&g_heap.collector), atomic_load(&g_heap.sweep_pos),
+           atomic_load(&g_heap.sweep_done), atomic_load(&g_heap.hint), atomic_load(&g_heap.lock_depth),
+           (unsigned)atomic_load(&g_heap.depth[0]), (unsigned)atomic_load(&g_heap.depth[1]));
+    for (int s = 0; s < NROOT; s++) {
+        if (g_roots[s] == p) {
+            printf("    root slot %d refers to it\n", s);
+        }
+    }
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    for (uintptr_t a = here; a + sizeof(void *) <= sweep_stack_top(); a += sizeof(void *)) {
+        if (*(const uintptr_t *)a == (uintptr_t)p) {
+            printf("    stack word at frame+%lu refers to it\n", (unsigned long)(a - here));
+        }
     }
 }
 
@@ -1118,11 +1285,33 @@ __attribute__((noinline)) static void run_collect_followup(void)
     }
     check_all("after follow-up collection");
     check_accounting("after follow-up collection");
+    /* what the interrupt dropped or freed while the victim was marking: gone now */
+    compute_reach();
+    for (int i = 0; i < g_nsnap_dropped; i++) {
+        int id = g_snap_dropped[i];
+        tobj *o = &g_obj[id];
+        if (!g_reach[id] && rgc_size(&g_heap, o->p) != 0 && !addr_taken_by_other(o->p, o->aseq)) {
+            fail("object #%d at %p dropped while the victim collection was marking survived the next "
+                 "collection too", id, (void *)o->p);
+        }
+    }
+    for (int i = 0; i < g_nsnap_freed; i++) {
+        int id = g_snap_freed[i];
+        tobj *o = &g_obj[id];
+        if (rgc_size(&g_heap, o->p) != 0 && !addr_taken_by_other(o->p, o->aseq)) {
+            fail("object #%d at %p freed while the victim collection was marking is still allocated after "
+                 "the next collection", id, (void *)o->p);
+        }
+    }
     for (int i = 0; i < g_ngarbage; i++) {
         int id = g_garbage[i];
         tobj *o = &g_obj[id];
-        if (rgc_size(&g_heap, o->p) != 0 && !addr_taken_by_other(o->p, id)) {
+        if (rgc_size(&g_heap, o->p) != 0 && !addr_taken_by_other(o->p, o->aseq)) {
             fail("garbage object #%d at %p survived the victim collection and one more", id, (void *)o->p);
+            if (g_verbose) {
+                dump_heap("garbage survived");
+                diag_retention(o->p);
+            }
         }
         if ((o->flags & RGC_FINALISER) && o->fin_count != 1) {
             fail("dead finaliser object #%d at %p finalised %d times after two collections", id,
@@ -1164,6 +1353,7 @@ __attribute__((noinline)) static void run_cleanup(void)
                     int id = id_of_tag(*(uintptr_t *)(void *)g_addr[i]);
                     printf("  still allocated: %p (%zu bytes), tag says object #%d\n", (void *)g_addr[i], sz,
                            id);
+                    diag_retention(g_addr[i]);
                 }
             }
         }
@@ -1182,22 +1372,60 @@ __attribute__((noinline)) static void run_cleanup(void)
     }
 }
 
-static int run_one(const scenario *sc, uint64_t n)
+/* The collector scans the callee-saved registers too (rgc_port_scan_roots spills them). Functions that
+ * do not use them leave whatever the driver's earlier calls (printf ...) put there; zero them before a
+ * run so that the scanned words, and the victim's injection points, are the same in every run. The
+ * clobbers make the compiler save and restore its own values around this. */
+static inline __attribute__((always_inline)) void clear_callee_saved(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("xorl %%ebx, %%ebx\n\txorl %%r12d, %%r12d\n\txorl %%r13d, %%r13d\n\t"
+                     "xorl %%r14d, %%r14d\n\txorl %%r15d, %%r15d"
+                     :
+                     :
+                     : "rbx", "r12", "r13", "r14", "r15");
+#elif defined(__aarch64__)
+    __asm__ volatile("mov x19, xzr\n\tmov x20, xzr\n\tmov x21, xzr\n\tmov x22, xzr\n\tmov x23, xzr\n\t"
+                     "mov x24, xzr\n\tmov x25, xzr\n\tmov x26, xzr\n\tmov x27, xzr\n\tmov x28, xzr"
+                     :
+                     :
+                     : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28");
+#endif
+}
+
+/* One run's phases. Its frame is the top of the stack the collector scans (see sweep_stack_init) and
+ * is created in memory run_one has just zeroed, so the scanned region holds the same words in every
+ * run (uninitialised slots included). */
+__attribute__((noinline)) static void run_phases(const scenario *sc)
+{
+    sweep_stack_init(__builtin_frame_address(0));
+    run_setup(sc);
+    if (g_run_fail == 0) {
+        /* Each phase starts on a zeroed stack: its frames' uninitialised slots then hold no stale
+         * pointers from the previous phase. */
+        wipe_stack();
+        run_victim(sc);
+        if (sc->is_collect) {
+            wipe_stack();
+            run_collect_followup();
+        }
+        wipe_stack();
+        run_cleanup();
+    }
+}
+
+__attribute__((noinline)) static int run_one(const scenario *sc, uint64_t n, unsigned body)
 {
     g_sc = sc;
     g_N = n;
+    g_body = body;
     g_run_fail = 0;
     g_first_fail[0] = 0;
     g_sc_is_collect = sc->is_collect;
     sweep_begin_run();
-    run_setup(sc);
-    if (g_run_fail == 0) {
-        run_victim(sc);
-        if (sc->is_collect) {
-            run_collect_followup();
-        }
-        run_cleanup();
-    }
+    wipe_stack();
+    clear_callee_saved();
+    run_phases(sc);
     if (g_run_fail != 0) {
         dump_heap("at end of failed run");
     }
@@ -1211,17 +1439,19 @@ static const char *g_argv0;
 
 static void on_runaway(uint64_t points)
 {
-    fprintf(stderr, "\nRUNAWAY: %llu points in one run of %s/%s at N=%llu (livelock?)\nreproduce: %s %s %llu\n",
-            (unsigned long long)points, SWEEP_VARIANT, g_sc ? g_sc->name : "?", (unsigned long long)g_N,
-            g_argv0, g_sc ? g_sc->name : "?", (unsigned long long)g_N);
+    fprintf(stderr, "\nRUNAWAY: %llu points in one run of %s/%s at N=%llu body %u (livelock?)\n"
+            "reproduce: %s %s %llu %u\n",
+            (unsigned long long)points, SWEEP_VARIANT, g_sc ? g_sc->name : "?", (unsigned long long)g_N, g_body,
+            g_argv0, g_sc ? g_sc->name : "?", (unsigned long long)g_N, g_body);
     fflush(stderr);
 }
 
 static void on_crash(int sig)
 {
-    fprintf(stderr, "\nCRASH (signal %d) in %s/%s at N=%llu%s\nreproduce: %s %s %llu\n", sig, SWEEP_VARIANT,
-            g_sc ? g_sc->name : "?", (unsigned long long)g_N, sweep_in_irq() ? " inside the interrupt" : "",
-            g_argv0, g_sc ? g_sc->name : "?", (unsigned long long)g_N);
+    fprintf(stderr, "\nCRASH (signal %d) in %s/%s at N=%llu body %u%s\nreproduce: %s %s %llu %u\n", sig,
+            SWEEP_VARIANT, g_sc ? g_sc->name : "?", (unsigned long long)g_N, g_body,
+            sweep_in_irq() ? " inside the interrupt" : "", g_argv0, g_sc ? g_sc->name : "?",
+            (unsigned long long)g_N, g_body);
     fflush(stderr);
     signal(sig, SIG_DFL);
     raise(sig);
@@ -1236,14 +1466,78 @@ static double now_s(void)
 
 static uint64_t g_total_pass, g_total_fail;
 
-static void sweep_scenario(const scenario *sc, uint64_t only)
+/* Failure kinds of one scenario: the message with numbers and addresses blanked, a count and the first
+ * occurrence. */
+#define MAXKINDS 16
+static struct {
+    char key[200];
+    char first[600];
+    uint64_t n, count;
+    unsigned body;
+} g_kinds[MAXKINDS];
+static int g_nkinds;
+
+static void kind_note(uint64_t n, unsigned body)
+{
+    char key[200];
+    size_t k = 0;
+    for (const char *c = g_first_fail; *c != 0 && k + 1 < sizeof key; c++) {
+        if (c[0] == '0' && c[1] == 'x') {
+            c++;
+            while (c[1] != 0 && ((c[1] >= '0' && c[1] <= '9') || (c[1] >= 'a' && c[1] <= 'f'))) {
+                c++;
+            }
+            key[k++] = '#';
+        } else if (*c >= '0' && *c <= '9') {
+            while (c[1] >= '0' && c[1] <= '9') {
+                c++;
+            }
+            key[k++] = '#';
+        } else {
+            key[k++] = *c;
+        }
+    }
+    key[k] = 0;
+    for (int i = 0; i < g_nkinds; i++) {
+        if (strcmp(g_kinds[i].key, key) == 0) {
+            g_kinds[i].count++;
+            return;
+        }
+    }
+    if (g_nkinds < MAXKINDS) {
+        snprintf(g_kinds[g_nkinds].key, sizeof g_kinds[0].key, "%s", key);
+        snprintf(g_kinds[g_nkinds].first, sizeof g_kinds[0].first, "%s", g_first_fail);
+        g_kinds[g_nkinds].n = n;
+        g_kinds[g_nkinds].body = body;
+        g_kinds[g_nkinds].count = 1;
+        g_nkinds++;
+    }
+}
+
+#define NBODY 4u
+
+/* only_n == 0: sweep every point with every interrupt body; else run that point (and only_body, or
+ * every body if only_body < 0) verbosely. */
+static void sweep_scenario(const scenario *sc, uint64_t only_n, int only_body)
 {
     double t0 = now_s();
-    g_null_victims = g_irq_nulls = g_irq_busy = g_irq_collected = 0;
+    g_verbose = only_n != 0;
+    g_null_victims = g_irq_nulls = g_irq_busy = g_irq_collected = g_irq_left = g_irq_deferred = 0;
+    g_retry_runs = g_deferred_runs = g_marking_irqs = 0;
+    g_nkinds = 0;
     sweep_reset_counters();
-    /* count the victim's points */
-    int f0 = run_one(sc, 0);
+    /* Count the victim's points. The first run is a warm-up: the collector scans the whole stack
+     * conservatively, and words in the driver's frames above the victim (spilled registers) settle
+     * after one run; from then on the victim's path up to any injection point is the same every run
+     * (checked: every injection must fire). */
+    int f0 = run_one(sc, 0, 0);
+    uint64_t warm = g_vpoints;
+    f0 |= run_one(sc, 0, 0);
     uint64_t points = g_vpoints;
+    if (warm != points && g_verbose) {
+        printf("  (warm-up run had %llu points, steady state %llu)\n", (unsigned long long)warm,
+               (unsigned long long)points);
+    }
     rgc_stats st;
     rgc_get_stats(&g_heap, &st);
     if (f0 != 0) {
@@ -1251,53 +1545,76 @@ static void sweep_scenario(const scenario *sc, uint64_t only)
         g_total_fail++;
         return;
     }
-    uint64_t lo = 1, hi = points, failed = 0, shown = 0, pend_runs = 0, done = 0;
-    if (only != 0) {
-        lo = hi = only;
-        g_verbose = 1;
-        printf("%s/%s: victim has %llu points; running N=%llu (interrupt body %llu)\n", SWEEP_VARIANT, sc->name,
-               (unsigned long long)points, (unsigned long long)only, (unsigned long long)(only % 4));
+    uint64_t lo = 1, hi = points, failed = 0, shown = 0, runs = 0;
+    unsigned blo = 0, bhi = NBODY - 1;
+    if (only_n != 0) {
+        lo = hi = only_n;
+        if (only_body >= 0) {
+            blo = bhi = (unsigned)only_body;
+        }
+        printf("%s/%s (%s): victim has %llu points; running N=%llu\n", SWEEP_VARIANT, sc->name, sc->what,
+               (unsigned long long)points, (unsigned long long)only_n);
     }
     for (uint64_t n = lo; n <= hi; n++) {
-        int f = run_one(sc, n);
-        done++;
-        pend_runs += (uint64_t)sweep_run_pending();
-        if (f != 0) {
-            failed++;
-            if (shown < 8 || only != 0) {
-                shown++;
-                printf("FAIL %s/%s N=%llu (interrupt body %llu%s): %s%s\n     reproduce: %s %s %llu\n",
-                       SWEEP_VARIANT, sc->name, (unsigned long long)n, (unsigned long long)(n % 4),
-                       sweep_run_pending() ? ", ran at unmask" : "", g_first_fail,
-                       f > 1 ? " (and more)" : "", g_argv0, sc->name, (unsigned long long)n);
+        for (unsigned body = blo; body <= bhi; body++) {
+            if (g_verbose) {
+                printf(" N=%llu body %u:\n", (unsigned long long)n, body);
+            }
+            int f = run_one(sc, n, body);
+            runs++;
+            if (f != 0) {
+                failed++;
+                kind_note(n, body);
+                if (shown < 3 || only_n != 0) {
+                    shown++;
+                    printf("FAIL %s/%s N=%llu body %u%s: %s%s\n     reproduce: %s %s %llu %u\n", SWEEP_VARIANT,
+                           sc->name, (unsigned long long)n, body, sweep_run_pending() ? " (ran at unmask)" : "",
+                           g_first_fail, f > 1 ? " (and more)" : "", g_argv0, sc->name, (unsigned long long)n,
+                           body);
+                }
             }
         }
     }
     struct sweep_counters c;
     sweep_get_counters(&c);
     double dt = now_s() - t0;
-    printf("[%s] %-16s %4zu blocks: %6llu points swept, %6llu injections (%llu pending at mask), "
-           "irq collect ran %llu / busy %llu, max masked window %llu points, %.2f s: %s (%llu failed)\n",
-           SWEEP_VARIANT, sc->name, st.blocks, (unsigned long long)done, (unsigned long long)c.fired,
-           (unsigned long long)c.pending, (unsigned long long)g_irq_collected, (unsigned long long)g_irq_busy,
-           (unsigned long long)c.max_masked, dt, failed ? "FAIL" : "ok", (unsigned long long)failed);
-    if (g_null_victims || g_irq_nulls) {
-        printf("         realloc-in-place NULL results %llu, justified interrupt NULL allocations %llu\n",
-               (unsigned long long)g_null_victims, (unsigned long long)g_irq_nulls);
+    printf("[%s] %-17s %3zu blocks: %5llu points x %u bodies: %6llu injections (%llu at unmask), "
+           "irq collect ran %llu / busy %llu, max masked window %llu points, %.2f s: %s",
+           SWEEP_VARIANT, sc->name, st.blocks, (unsigned long long)(hi - lo + 1), bhi - blo + 1,
+           (unsigned long long)c.fired, (unsigned long long)c.pending, (unsigned long long)g_irq_collected,
+           (unsigned long long)g_irq_busy, (unsigned long long)c.max_masked, dt, failed ? "FAIL" : "ok");
+    if (failed) {
+        printf(" (%llu of %llu runs failed)", (unsigned long long)failed, (unsigned long long)runs);
+    }
+    printf("\n");
+    for (int i = 0; i < g_nkinds; i++) {
+        printf("         failure kind %d: %llu runs, first at N=%llu body %u: %s\n"
+               "           reproduce: %s %s %llu %u\n",
+               i + 1, (unsigned long long)g_kinds[i].count, (unsigned long long)g_kinds[i].n, g_kinds[i].body,
+               g_kinds[i].first, g_argv0, sc->name, (unsigned long long)g_kinds[i].n, g_kinds[i].body);
+    }
+    printf("         runs with claim retries (CAS conflict, rolled back) %llu, with deferred frees %llu, "
+           "interrupts during marking %llu\n",
+           (unsigned long long)g_retry_runs, (unsigned long long)g_deferred_runs,
+           (unsigned long long)g_marking_irqs);
+    if (g_null_victims || g_irq_nulls || g_irq_left || g_irq_deferred) {
+        printf("         in-place realloc NULL %llu, justified irq NULL allocs %llu, irq frees left to the "
+               "collector: %llu with no collection running, %llu during one\n",
+               (unsigned long long)g_null_victims, (unsigned long long)g_irq_nulls,
+               (unsigned long long)g_irq_left, (unsigned long long)g_irq_deferred);
     }
     if (c.port_errors) {
         printf("FAIL %s/%s: %llu unbalanced rgc_port_unmask calls\n", SWEEP_VARIANT, sc->name,
                (unsigned long long)c.port_errors);
         failed++;
+        runs++;
     }
-    (void)pend_runs;
     g_total_fail += failed;
-    g_total_pass += done - (failed > done ? done : failed);
+    g_total_pass += runs - failed;
 }
 
 int main(int argc, char **argv)
 {
-    sweep_stack_init(__builtin_frame_address(0));
     g_argv0 = argv[0];
     sweep_set_irq(irq_body);
     sweep_set_runaway(on_runaway, 200000000ull);
@@ -1310,15 +1627,21 @@ int main(int argc, char **argv)
 
     const char *only_sc = argc > 1 ? argv[1] : NULL;
     uint64_t only_n = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
+    int only_body = argc > 3 ? atoi(argv[3]) : -1;
+    if (only_body >= (int)NBODY) {
+        fprintf(stderr, "body must be 0..%u\n", NBODY - 1);
+        return 2;
+    }
     printf("rgc preemption sweep, variant %s (RGC_ATOMICS_VIA_MASK=%d, RGC_MARK_STACK_DEPTH=%d, block %zu)\n",
            SWEEP_VARIANT, RGC_ATOMICS_VIA_MASK, RGC_MARK_STACK_DEPTH, B);
+    double t0 = now_s();
     int matched = 0;
     for (size_t i = 0; i < NSCEN; i++) {
         if (only_sc != NULL && strcmp(only_sc, g_scenarios[i].name) != 0) {
             continue;
         }
         matched = 1;
-        sweep_scenario(&g_scenarios[i], only_n);
+        sweep_scenario(&g_scenarios[i], only_n, only_body);
     }
     if (!matched) {
         fprintf(stderr, "unknown scenario %s; scenarios:", only_sc);
@@ -1328,6 +1651,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
         return 2;
     }
+    printf("total %.1f s\n", now_s() - t0);
     printf("%llu passed, %llu failed\n", (unsigned long long)g_total_pass, (unsigned long long)g_total_fail);
     return g_total_fail != 0 ? 1 : 0;
 }

@@ -13,8 +13,11 @@
 
 #include "rgc.h"
 
-/* Record the top of the main thread's stack; call first thing in main(). */
-void sweep_stack_init(void *main_frame);
+/* Record the top (exclusive) of the stack rgc_port_scan_roots scans: a frame address at or above
+ * every frame that holds heap pointers. */
+void sweep_stack_init(void *frame);
+/* The recorded top (highest address, exclusive) of the scanned stack. */
+uintptr_t sweep_stack_top(void);
 
 /* The simulated interrupt (level 1). Called with no arguments; reads the test's globals. */
 typedef void (*sweep_irq_fn)(void);

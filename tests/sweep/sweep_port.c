@@ -1,8 +1,9 @@
 /* sweep_port.c - the preemption sweep's own rgc port and its injection machinery.
  *
  * This file is NOT instrumented. The core linked into the sweep executables is compiled with
- * -fsanitize-coverage=trace-pc-guard,trace-loads,trace-stores, so it calls the callbacks below before
- * every basic block edge and every load and store. Each call is an injection point.
+ * -fsanitize-coverage=trace-pc-guard,trace-loads,trace-stores,no-prune, so it calls the callbacks below
+ * at every basic block and before every load and store. Each call is an injection point; so is the
+ * instant just before rgc_port_mask takes effect.
  *
  * Port semantics (single core, simulated):
  *  - rgc_port_level(): 0 for the test's thread code, 1 while the injected interrupt body runs (or when
@@ -10,15 +11,12 @@
  *  - rgc_port_mask()/rgc_port_unmask(): a nesting counter. An injection that falls inside a masked window
  *    is recorded as pending and the interrupt runs at the outermost unmask, exactly as hardware would.
  *  - rgc_port_scan_roots(): callee-saved registers (spilled by __builtin_unwind_init into this frame)
- *    and the whole stack from a local of a non-inlined helper up to the top of the main thread's stack.
+ *    and the whole stack from a local of a non-inlined helper up to the frame the test registered with
+ *    sweep_stack_init (the frame that runs one sweep run; everything the test keeps is below it).
  *    The injected interrupt runs on the same stack, nested below the interrupted level-0 frames, so a
  *    collection started inside it scans the interrupted frames too.
  */
-#define _GNU_SOURCE 1
-
-#include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "rgc.h"
@@ -136,7 +134,11 @@ void __sanitizer_cov_store16(void *addr) { (void)addr; point(); }
 /* ---- the port ---- */
 rgc_mask_state rgc_port_mask(void)
 {
+    /* An interrupt may arrive at the instruction before the mask takes effect: one more point (on a
+     * core built with RGC_ATOMICS_VIA_MASK this is the window between reading a table byte and the
+     * masked read-modify-write that re-validates it). */
     if (g_mask_depth == 0) {
+        point();
         g_window_points = 0;
         g_ctr.masks++;
     }
@@ -192,22 +194,18 @@ void rgc_port_scan_roots(rgc_heap *h, rgc_scan_fn scan)
 }
 
 /* ---- control ---- */
-void sweep_stack_init(void *main_frame)
+void sweep_stack_init(void *frame)
 {
-    pthread_attr_t attr;
-    void *addr = NULL;
-    size_t size = 0;
-    g_stack_top = (uintptr_t)main_frame;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != NULL) {
-            uintptr_t top = (uintptr_t)addr + size;
-            if (top > g_stack_top) {
-                g_stack_top = top;
-            }
-        }
-        pthread_attr_destroy(&attr);
-    }
+    /* The scanned stack ends at this frame address (exclusive; the frame's locals lie below it).
+     * The test sets it to the frame of the function that runs one injection run: every heap pointer
+     * the test holds lives in that frame or below, the region is wiped before each phase of the run,
+     * so its contents and the collector's point count are the same in every run and every process,
+     * and an injection point number reproduces exactly. (Not the true top of the stack: the distance
+     * from main to it varies with argv, the environment and stack randomisation.) */
+    g_stack_top = (uintptr_t)frame;
 }
+
+uintptr_t sweep_stack_top(void) { return g_stack_top; }
 
 void sweep_set_irq(sweep_irq_fn fn) { g_irq = fn; }
 

@@ -37,28 +37,31 @@ static inline void rgct_fail(const char *file, int line, const char *what)
             rgct_fail(__FILE__, __LINE__, #cond);                                                     \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                                \
-    do {                                                                                              \
-        uintmax_t rgct_a_ = (uintmax_t)(a), rgct_b_ = (uintmax_t)(b);                                 \
-        rgct_checks++;                                                                                \
-        if (rgct_a_ != rgct_b_) {                                                                     \
-            rgct_failures++;                                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%ju != %ju; signed %jd != %jd)\n",        \
-                    __FILE__, __LINE__, #a, #b, rgct_a_, rgct_b_, (intmax_t)rgct_a_,                  \
-                    (intmax_t)rgct_b_);                                                               \
-        }                                                                                             \
-    } while (0)
+/* The compared values are passed to functions rather than held in locals of the test's frame: a heap
+ * pointer left in a live frame would be a conservative root and keep its object alive. */
+static RGCT_NOINLINE void rgct_check_eq(uintmax_t a, uintmax_t b, const char *file, int line,
+                                        const char *ea, const char *eb)
+{
+    rgct_checks++;
+    if (a != b) {
+        rgct_failures++;
+        fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%ju != %ju; signed %jd != %jd)\n", file, line, ea,
+                eb, a, b, (intmax_t)a, (intmax_t)b);
+    }
+}
 
-#define CHECK_PTR(a, b)                                                                               \
-    do {                                                                                              \
-        const void *rgct_a_ = (const void *)(a), *rgct_b_ = (const void *)(b);                        \
-        rgct_checks++;                                                                                \
-        if (rgct_a_ != rgct_b_) {                                                                     \
-            rgct_failures++;                                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%p != %p)\n", __FILE__, __LINE__, #a, #b, \
-                    rgct_a_, rgct_b_);                                                                \
-        }                                                                                             \
-    } while (0)
+static RGCT_NOINLINE void rgct_check_ptr(const void *a, const void *b, const char *file, int line,
+                                         const char *ea, const char *eb)
+{
+    rgct_checks++;
+    if (a != b) {
+        rgct_failures++;
+        fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%p != %p)\n", file, line, ea, eb, a, b);
+    }
+}
+
+#define CHECK_EQ(a, b) rgct_check_eq((uintmax_t)(a), (uintmax_t)(b), __FILE__, __LINE__, #a, #b)
+#define CHECK_PTR(a, b) rgct_check_ptr((const void *)(a), (const void *)(b), __FILE__, __LINE__, #a, #b)
 
 /* rgc_check(h) == RGC_OK */
 #define CHECK_HEAP(h) CHECK_EQ((intmax_t)rgc_check(h), (intmax_t)RGC_OK)
@@ -120,6 +123,10 @@ static RGCT_NOINLINE void *rgct_alloc_clean_inner(rgc_heap *h, size_t n, unsigne
 }
 #define rgct_alloc_clean(h, n, flags) (rgct_scrub_stack(), rgct_alloc_clean_inner((h), (n), (flags)))
 
+/* Run a test function on a wiped stack: its frame's uninitialised slots cannot hold heap addresses left
+ * by an earlier test (heaps are re-initialised at the same addresses). */
+#define RGCT_RUN(fn) (rgct_scrub_stack(), fn())
+
 static inline int rgct_ptr_cmp(const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
@@ -152,29 +159,33 @@ static inline void rgct_text_print(void *ctx, const char *s)
     t->buf[t->len] = 0;
 }
 
-/* The dump with newlines removed, or NULL when it does not have the documented shape: lines of exactly
- * 64 map characters (the last one 1..64), each ended by '\n' (the final '\n' optional). */
+/* The map characters of the dump, or NULL when it does not have the documented shape: lines of exactly
+ * 64 map characters (the last one 1..64) from ".h=mfM", each ended by '\n' (the final '\n' optional),
+ * each optionally preceded by a label ending in ": " (the core prints the pool offset, "00000800: "). */
 static inline const char *rgct_dump_map(rgc_heap *h, struct rgct_text *t, char *map, size_t mapsize)
 {
     memset(t, 0, sizeof *t);
     rgc_dump(h, rgct_text_print, t);
     if (t->overflow)
         return NULL;
-    size_t m = 0, col = 0;
-    for (size_t i = 0; i < t->len; i++) {
-        char c = t->buf[i];
-        if (c == '\n') {
-            if (col != 64 && i + 1 != t->len)
-                return NULL; /* a short line that is not the last one */
-            if (col == 0)
-                return NULL;
-            col = 0;
-            continue;
-        }
-        if (col == 64 || m + 1 >= mapsize)
+    size_t m = 0;
+    const char *line = t->buf;
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        const char *end = nl ? nl : line + strlen(line);
+        const char *label = strstr(line, ": ");
+        const char *c = label && label < end ? label + 2 : line;
+        size_t len = (size_t)(end - c);
+        if (len == 0 || len > 64 || m + len >= mapsize)
             return NULL;
-        map[m++] = c;
-        col++;
+        for (size_t i = 0; i < len; i++)
+            if (!strchr(".h=mfM", c[i]) || c[i] == 0)
+                return NULL;
+        if (len < 64 && *end && end[1]) /* a short line that is not the last one */
+            return NULL;
+        memcpy(map + m, c, len);
+        m += len;
+        line = *end ? end + 1 : end;
     }
     map[m] = 0;
     return map;

@@ -359,12 +359,12 @@ static void test_free_reuse(void)
 
 int main(void)
 {
-    test_sizes_alignment();
-    test_zeroed();
-    test_bad_sizes();
-    test_exhaust();
-    test_fragmented();
-    test_free();
-    test_free_reuse();
+    RGCT_RUN(test_sizes_alignment);
+    RGCT_RUN(test_zeroed);
+    RGCT_RUN(test_bad_sizes);
+    RGCT_RUN(test_exhaust);
+    RGCT_RUN(test_fragmented);
+    RGCT_RUN(test_free);
+    RGCT_RUN(test_free_reuse);
     return rgct_summary("test_alloc_free");
 }

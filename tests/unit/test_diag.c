@@ -356,9 +356,9 @@ static void test_busy_depth(void)
 
 int main(void)
 {
-    test_stats_and_dump();
-    test_dump_lines();
-    test_check_corruption();
-    test_busy_depth();
+    RGCT_RUN(test_stats_and_dump);
+    RGCT_RUN(test_dump_lines);
+    RGCT_RUN(test_check_corruption);
+    RGCT_RUN(test_busy_depth);
     return rgct_summary("test_diag");
 }

@@ -203,10 +203,10 @@ static void test_auto_collect(void)
 
 int main(void)
 {
-    test_lock();
-    test_lock_free();
-    test_lock_no_auto_collect();
-    test_no_alloc();
-    test_auto_collect();
+    RGCT_RUN(test_lock);
+    RGCT_RUN(test_lock_free);
+    RGCT_RUN(test_lock_no_auto_collect);
+    RGCT_RUN(test_no_alloc);
+    RGCT_RUN(test_auto_collect);
     return rgct_summary("test_policy_lock");
 }

@@ -22,7 +22,6 @@ static _Alignas(16) unsigned char mem[48 * 1024];
 static rgc_heap heap;
 static void *slots[SLOTS];
 
-static volatile sig_atomic_t stop;
 static _Atomic unsigned long handler_runs, handler_collects, handler_busy, handler_allocs,
     handler_failures, main_ops, main_collects;
 
