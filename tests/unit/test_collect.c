@@ -3,7 +3,10 @@
  * reachable, allocation/free/collect from inside one), rgc_add_root and rgc_write.
  *
  * Objects expected to die are followed through `track`/`nodes`, which are NOT root ranges, and every
- * collection runs through rgct_collect (clean stack), so the checks are exact. */
+ * collection runs through rgct_collect (clean stack), so the checks are exact. The test functions that
+ * expect objects to die never load a heap address themselves (a spill slot or callee-saved register of
+ * theirs would be a conservative root): the noinline helpers below do, and their frames are dead and
+ * wiped by the time rgct_collect runs. */
 #include "rgc_test.h"
 
 #define HEAP_BYTES (128 * 1024)
@@ -95,7 +98,7 @@ static void setup(void)
 }
 
 /* An object whose word 1 identifies it (address ^ MASK); word 0 is free for a pointer. */
-static void *obj(size_t n, unsigned flags)
+static RGCT_NOINLINE void *obj(size_t n, unsigned flags)
 {
     uintptr_t *p = rgc_alloc(&heap, n, flags);
     CHECK(p != NULL);
@@ -104,7 +107,7 @@ static void *obj(size_t n, unsigned flags)
     return p;
 }
 
-static size_t alive(void *const *v, size_t n)
+static RGCT_NOINLINE size_t alive(void *const *v, size_t n)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -112,9 +115,30 @@ static size_t alive(void *const *v, size_t n)
     return k;
 }
 
-static size_t used(void)
+static RGCT_NOINLINE size_t used(void)
 {
     return rgct_stats(&heap).used_bytes;
+}
+
+/* rgc_size of track[k] */
+static RGCT_NOINLINE size_t tsize(size_t k)
+{
+    return rgc_size(&heap, track[k]);
+}
+
+/* How many times track[k] was finalised (fin_at[0..nfin)). */
+static RGCT_NOINLINE int finalised_times(size_t k)
+{
+    int n = 0;
+    for (size_t i = 0; i < nfin && i < MAXNODES; i++)
+        n += fin_at[i] == track[k];
+    return n;
+}
+
+/* groots[k] = a new object of n bytes */
+static RGCT_NOINLINE void root_new(size_t k, size_t n, unsigned flags)
+{
+    groots[k] = obj(n, flags);
 }
 
 /* ---- basic reachability ---- */
@@ -164,34 +188,49 @@ static RGCT_NOINLINE void build_chain(void)
 
 static void *edge[4]; /* registered with 3 words only */
 
+static RGCT_NOINLINE void set_edge(void)
+{
+    edge[2] = track[5]; /* last word of the range: a root */
+    edge[3] = track[4]; /* just past it: not a root */
+}
+
+static RGCT_NOINLINE void check_chain_contents(void)
+{
+    CHECK_PTR(*(void **)track[0], track[1]);
+    CHECK_PTR(*(void **)track[1], track[2]);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(((uintptr_t *)track[i])[1], (uintptr_t)track[i] ^ MASK);
+}
+
+static RGCT_NOINLINE void cut_chain(void)
+{
+    *(void **)track[1] = NULL;
+}
+
 static void test_roots_and_chains(void)
 {
     setup();
     build_chain();
     memset(edge, 0, sizeof edge);
     CHECK_EQ(rgc_add_root(&heap, edge, 3 * sizeof(void *)), RGC_OK);
-    edge[2] = track[5]; /* last word of the range: a root */
-    edge[3] = track[4]; /* just past it: not a root */
+    set_edge();
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
-    CHECK_EQ(rgc_size(&heap, track[0]), 2 * RGC_BLOCK_BYTES);
-    CHECK_EQ(rgc_size(&heap, track[1]), RGC_BLOCK_BYTES);
-    CHECK_EQ(rgc_size(&heap, track[2]), 3 * RGC_BLOCK_BYTES);
-    CHECK_EQ(rgc_size(&heap, track[3]), 0);
-    CHECK_EQ(rgc_size(&heap, track[4]), 0);
-    CHECK_EQ(rgc_size(&heap, track[5]), RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(0), 2 * RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(1), RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(2), 3 * RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(3), 0);
+    CHECK_EQ(tsize(4), 0);
+    CHECK_EQ(tsize(5), RGC_BLOCK_BYTES);
     CHECK_EQ(used(), 7 * RGC_BLOCK_BYTES);
     CHECK_EQ(nfin, 0);
     /* contents untouched by the collection */
-    CHECK_PTR(*(void **)track[0], track[1]);
-    CHECK_PTR(*(void **)track[1], track[2]);
-    for (int i = 0; i < 3; i++)
-        CHECK_EQ(((uintptr_t *)track[i])[1], (uintptr_t)track[i] ^ MASK);
+    check_chain_contents();
     CHECK_HEAP(&heap);
     /* cut the chain in the middle: C dies, A and B stay */
-    *(void **)track[1] = NULL;
+    cut_chain();
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
-    CHECK_EQ(rgc_size(&heap, track[2]), 0);
-    CHECK_EQ(rgc_size(&heap, track[1]), RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(2), 0);
+    CHECK_EQ(tsize(1), RGC_BLOCK_BYTES);
     CHECK_EQ(nfin, 0);
     /* drop everything */
     groots[0] = NULL;
@@ -199,7 +238,7 @@ static void test_roots_and_chains(void)
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
     CHECK_EQ(used(), 0);
     CHECK_EQ(nfin, 1);
-    CHECK_PTR(fin_at[0], track[1]);
+    CHECK_EQ(finalised_times(1), 1);
     CHECK_HEAP(&heap);
 }
 
@@ -241,7 +280,7 @@ static RGCT_NOINLINE void stack_inner(void)
     track[11] = mine;
     CHECK_EQ(rgc_collect(&heap), RGC_OK);
     CHECK_EQ(rgc_size(&heap, mine), RGC_BLOCK_BYTES);
-    CHECK_EQ(rgc_size(&heap, track[10]), 2 * RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(10), 2 * RGC_BLOCK_BYTES);
 }
 
 static RGCT_NOINLINE void stack_outer(void)
@@ -268,10 +307,10 @@ static void test_stack(void)
     CHECK_EQ(nfin, 0);
     /* both frames are gone: both die */
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
-    CHECK_EQ(rgc_size(&heap, track[10]), 0);
-    CHECK_EQ(rgc_size(&heap, track[11]), 0);
+    CHECK_EQ(tsize(10), 0);
+    CHECK_EQ(tsize(11), 0);
     CHECK_EQ(nfin, 2);
-    stack_hidden();
+    RGCT_RUN(stack_hidden);
     CHECK_EQ(nfin, 3);
     CHECK_EQ(used(), 0);
     CHECK_HEAP(&heap);
@@ -292,6 +331,15 @@ static RGCT_NOINLINE void build_list(size_t n, int descending, unsigned flags)
             *(void **)nodes[i] = i + 1 < n ? nodes[i + 1] : NULL;
     }
     groots[0] = descending ? nodes[n - 1] : nodes[0];
+}
+
+/* Links of a descending list that do not point at the next lower node. */
+static RGCT_NOINLINE size_t list_broken(size_t n)
+{
+    size_t broken = 0;
+    for (size_t i = 1; i < n; i++)
+        broken += *(void **)nodes[i] != nodes[i - 1];
+    return broken;
 }
 
 /* A comb: spine nodes (2 blocks: word 0 next, word 2 leaf, word 3 next again) with one leaf each. */
@@ -361,7 +409,7 @@ static RGCT_NOINLINE size_t build_nested(void)
 }
 
 /* Collect twice with the structure rooted (all n alive, none finalised), then drop it. */
-static void check_structure(const char *what, size_t n, size_t nfinobj)
+static RGCT_NOINLINE void check_structure(const char *what, size_t n, size_t nfinobj)
 {
     size_t before = used();
     for (int round = 0; round < 2; round++) {
@@ -387,31 +435,28 @@ static void test_mark_overflow(void)
 {
     setup();
     build_list(1000, 0, 0);
-    check_structure("ascending list", 1000, 0);
+    RGCT_CALL(check_structure, "ascending list", 1000, 0);
     /* list links intact after collecting */
     setup();
     build_list(1000, 1, RGC_FINALISER);
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
-    size_t broken = 0;
-    for (size_t i = 1; i < 1000; i++)
-        broken += *(void **)nodes[i] != nodes[i - 1];
-    CHECK_EQ(broken, 0);
-    check_structure("descending list", 1000, 1000);
+    CHECK_EQ(list_broken(1000), 0);
+    RGCT_CALL(check_structure, "descending list", 1000, 1000);
     setup();
     build_comb(500);
-    check_structure("comb", 1000, 500);
+    RGCT_CALL(check_structure, "comb", 1000, 500);
     setup();
     size_t n = build_wide(300, 0, 0);
     CHECK_EQ(n, 301);
-    check_structure("wide array", n, 0);
+    RGCT_CALL(check_structure, "wide array", n, 0);
     setup();
     n = build_wide(300, 1, RGC_FINALISER);
     CHECK_EQ(n, 601);
-    check_structure("wide array with grandchildren", n, 600);
+    RGCT_CALL(check_structure, "wide array with grandchildren", n, 600);
     setup();
     n = build_nested();
     CHECK_EQ(n, 1 + 40 + 1600);
-    check_structure("nested arrays", n, 0);
+    RGCT_CALL(check_structure, "nested arrays", n, 0);
 }
 
 /* ---- finalisers ---- */
@@ -426,12 +471,11 @@ static RGCT_NOINLINE void build_fin_set(void)
     }
 }
 
-static int was_finalised(const void *p, size_t from, size_t to)
+static RGCT_NOINLINE void alloc_and_free_fin(void)
 {
-    int k = 0;
-    for (size_t i = from; i < to && i < MAXNODES; i++)
-        k += fin_at[i] == p;
-    return k;
+    void *f = rgc_alloc(&heap, 1, RGC_FINALISER);
+    CHECK(f != NULL);
+    rgc_free(&heap, f);
 }
 
 static void test_finalisers(void)
@@ -442,7 +486,7 @@ static void test_finalisers(void)
     CHECK_EQ(nfin, 5);
     size_t once = 0;
     for (size_t i = 1; i < 10; i += 2)
-        once += was_finalised(track[i], 0, nfin) == 1;
+        once += finalised_times(i) == 1;
     CHECK_EQ(once, 5);
     CHECK_EQ(fin_bad_pattern, 0);
     CHECK(fin_busy_depth_min > 0 && fin_busy_depth_min != ~0u);
@@ -457,18 +501,17 @@ static void test_finalisers(void)
     CHECK_EQ(nfin, 10);
     once = 0;
     for (size_t i = 0; i < 10; i++)
-        once += was_finalised(track[i], 0, nfin) == 1;
+        once += finalised_times(i) == 1;
     CHECK_EQ(once, 10);
     size_t plain = 0;
     for (size_t i = 10; i < 20; i++)
-        plain += was_finalised(track[i], 0, nfin);
+        plain += finalised_times(i);
     CHECK_EQ(plain, 0);
     CHECK_EQ(used(), 0);
     CHECK_EQ(rgc_busy_depth(&heap), 0);
     CHECK_HEAP(&heap);
     /* an explicitly freed finaliser object is never finalised */
-    track[63] = rgc_alloc(&heap, 1, RGC_FINALISER);
-    rgc_free(&heap, track[63]);
+    alloc_and_free_fin();
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
     CHECK_EQ(nfin, 10);
     /* no finaliser set: finaliser objects die quietly */
@@ -489,6 +532,28 @@ static RGCT_NOINLINE void build_fin_alloc(void)
         groots[20 + i] = track[8 + i] = obj(3 * RGC_BLOCK_BYTES, 0); /* live victims */
 }
 
+/* Victims' root slots cleared; the dead objects' and victims' blocks are free, or reused by the objects
+ * the finalisers allocated (first fit reuses them at once). */
+static RGCT_NOINLINE size_t victims_cleared(void)
+{
+    size_t k = 0;
+    for (size_t i = 20; i < 28; i++)
+        k += groots[i] == NULL;
+    return k;
+}
+
+static RGCT_NOINLINE size_t gone_or_reused(void)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < 16; i++) {
+        int reused = 0;
+        for (size_t j = 0; j < 8; j++)
+            reused |= track[i] == groots[40 + j] || track[i] == track[32 + j];
+        gone += rgc_size(&heap, track[i]) == 0 || reused;
+    }
+    return gone;
+}
+
 static void test_finaliser_alloc_free(void)
 {
     setup();
@@ -500,18 +565,8 @@ static void test_finaliser_alloc_free(void)
     CHECK_EQ(nfin, 8);
     CHECK_EQ(fin_alloc_failures, 0);
     CHECK_EQ(fin_victim, 28); /* every victim freed by a finaliser */
-    for (size_t i = 20; i < 28; i++)
-        CHECK_PTR(groots[i], NULL);
-    /* the dead objects and the victims are gone: their blocks are free, or reused by the objects the
-     * finalisers allocated (first fit reuses them at once) */
-    size_t gone = 0;
-    for (size_t i = 0; i < 16; i++) {
-        int reused = 0;
-        for (size_t j = 0; j < 8; j++)
-            reused |= track[i] == groots[40 + j] || track[i] == track[32 + j];
-        gone += rgc_size(&heap, track[i]) == 0 || reused;
-    }
-    CHECK_EQ(gone, 16);
+    CHECK_EQ(victims_cleared(), 8);
+    CHECK_EQ(gone_or_reused(), 16);
     CHECK_EQ(alive(groots + 40, 8), 8); /* rooted allocations */
     CHECK_EQ(alive(track + 32, 8), 8);  /* unrooted allocations survive the collection they were born in */
     CHECK_EQ(used(), 8 * 2 * RGC_BLOCK_BYTES + 8 * RGC_BLOCK_BYTES);
@@ -528,7 +583,7 @@ static void test_finaliser_collect_check(void)
 {
     setup();
     make_garbage(6); /* 3 finaliser objects */
-    groots[0] = obj(RGC_BLOCK_BYTES, 0);
+    root_new(0, RGC_BLOCK_BYTES, 0);
     fin_mode = 2;
     fin_collect_rc = 1;
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
@@ -565,6 +620,20 @@ static void test_finaliser_collect_check(void)
 static rgc_heap heap2;
 static void *ranges[RGC_MAX_ROOTS + 1][2];
 
+static RGCT_NOINLINE void fill_ranges(void)
+{
+    for (size_t i = 0; i <= RGC_MAX_ROOTS; i++)
+        ranges[i][1] = rgc_alloc(&heap2, RGC_BLOCK_BYTES, 0);
+}
+
+static RGCT_NOINLINE size_t ranges_alive(size_t from, size_t to)
+{
+    size_t a = 0;
+    for (size_t i = from; i < to; i++)
+        a += rgc_size(&heap2, ranges[i][1]) == RGC_BLOCK_BYTES;
+    return a;
+}
+
 static void test_add_root(void)
 {
     static _Alignas(64) unsigned char mem2[8192];
@@ -578,15 +647,12 @@ static void test_add_root(void)
     for (size_t i = 0; i < RGC_MAX_ROOTS; i++)
         CHECK_EQ(rgc_add_root(&heap2, ranges[i], sizeof ranges[i]), RGC_OK);
     CHECK_EQ(rgc_add_root(&heap2, ranges[RGC_MAX_ROOTS], sizeof ranges[RGC_MAX_ROOTS]), RGC_EINVAL);
+    CHECK_EQ(rgct_stats(&heap2).misuse, 5); /* bad input is counted */
     /* every accepted range is a root, the refused one is not */
-    for (size_t i = 0; i <= RGC_MAX_ROOTS; i++)
-        ranges[i][1] = rgc_alloc(&heap2, RGC_BLOCK_BYTES, 0);
+    fill_ranges();
     CHECK_EQ(rgct_collect(&heap2), RGC_OK);
-    size_t a = 0;
-    for (size_t i = 0; i < RGC_MAX_ROOTS; i++)
-        a += rgc_size(&heap2, ranges[i][1]) == RGC_BLOCK_BYTES;
-    CHECK_EQ(a, RGC_MAX_ROOTS);
-    CHECK_EQ(rgc_size(&heap2, ranges[RGC_MAX_ROOTS][1]), 0);
+    CHECK_EQ(ranges_alive(0, RGC_MAX_ROOTS), RGC_MAX_ROOTS);
+    CHECK_EQ(ranges_alive(RGC_MAX_ROOTS, RGC_MAX_ROOTS + 1), 0);
     CHECK_EQ(rgct_stats(&heap2).used_bytes, RGC_MAX_ROOTS * RGC_BLOCK_BYTES);
     CHECK_HEAP(&heap2);
 }
@@ -603,6 +669,23 @@ static RGCT_NOINLINE void build_write(void)
     rgc_write(&heap, &groots[1], track[2]);
 }
 
+static RGCT_NOINLINE void check_written(void)
+{
+    CHECK_PTR(*(void **)track[0], track[1]);
+    CHECK_PTR(groots[1], track[2]);
+}
+
+static RGCT_NOINLINE void overwrite_refs(void)
+{
+    rgc_write(&heap, (void **)track[0], NULL);
+    rgc_write(&heap, &groots[1], NULL);
+}
+
+static RGCT_NOINLINE void write_null_slot(void)
+{
+    rgc_write(&heap, NULL, track[0]);
+}
+
 static void test_write(void)
 {
     setup();
@@ -613,21 +696,19 @@ static void test_write(void)
     rgc_write(&heap, &slot, NULL);
     CHECK_PTR(slot, NULL);
     build_write();
-    CHECK_PTR(*(void **)track[0], track[1]);
-    CHECK_PTR(groots[1], track[2]);
+    check_written();
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
     CHECK_EQ(alive(track, 3), 3);
     /* overwrite both references through rgc_write: outside a collection no shading is left behind */
-    rgc_write(&heap, (void **)track[0], NULL);
-    rgc_write(&heap, &groots[1], NULL);
+    overwrite_refs();
     CHECK_HEAP(&heap);
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
-    CHECK_EQ(rgc_size(&heap, track[0]), 2 * RGC_BLOCK_BYTES);
-    CHECK_EQ(rgc_size(&heap, track[1]), 0);
-    CHECK_EQ(rgc_size(&heap, track[2]), 0);
+    CHECK_EQ(tsize(0), 2 * RGC_BLOCK_BYTES);
+    CHECK_EQ(tsize(1), 0);
+    CHECK_EQ(tsize(2), 0);
     /* a NULL slot is misuse, not a crash */
     unsigned m = rgct_stats(&heap).misuse;
-    rgc_write(&heap, NULL, track[0]);
+    write_null_slot();
     CHECK_EQ(rgct_stats(&heap).misuse, m + 1);
     CHECK_HEAP(&heap);
 }

@@ -75,6 +75,33 @@ static size_t count_char(const char *s, char c)
     return k;
 }
 
+/* Heap addresses are handled by these helpers only, so that the test function's frame holds none when
+ * it collects. */
+static RGCT_NOINLINE void free_runs(size_t n)
+{
+    /* free runs of 5 (blocks 10..14), 3 (100..102) and the last block */
+    for (size_t i = 10; i < 15; i++)
+        rgc_free(&heap, roots[i]);
+    for (size_t i = 100; i < 103; i++)
+        rgc_free(&heap, roots[i]);
+    rgc_free(&heap, roots[n - 1]);
+}
+
+static RGCT_NOINLINE void fill_runs(void)
+{
+    /* a 5-block finaliser object and a 3-block plain one fill the two runs exactly */
+    void *f = rgc_alloc(&heap, 5 * RGC_BLOCK_BYTES, RGC_FINALISER);
+    void *h3 = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES + 1, 0);
+    CHECK_PTR(f, roots[10]);
+    CHECK_PTR(h3, roots[100]);
+}
+
+static RGCT_NOINLINE void drop_first_line(void)
+{
+    for (size_t i = 0; i < 64; i++)
+        roots[i] = NULL;
+}
+
 static void test_stats_and_dump(void)
 {
     setup(HEAP_BYTES);
@@ -92,12 +119,7 @@ static void test_stats_and_dump(void)
              (nblocks + 63) / 64);
 
     size_t n = fill_one_block();
-    /* free runs of 5 (blocks 10..14), 3 (100..102) and the last block */
-    for (size_t i = 10; i < 15; i++)
-        rgc_free(&heap, roots[i]);
-    for (size_t i = 100; i < 103; i++)
-        rgc_free(&heap, roots[i]);
-    rgc_free(&heap, roots[n - 1]);
+    free_runs(n);
     rgc_stats s = rgct_stats(&heap);
     CHECK_EQ(s.blocks, n);
     CHECK_EQ(s.total_bytes, n * RGC_BLOCK_BYTES);
@@ -114,13 +136,7 @@ static void test_stats_and_dump(void)
 #if !RGC_ATOMICS_VIA_MASK
     CHECK_EQ(s.longest_masked, 0); /* nothing is ever masked with compare-and-swap */
 #endif
-    /* a 5-block finaliser object and a 3-block plain one fill the two runs exactly */
-    /* (kept in static storage, not on this frame: the collections below must not see them) */
-    static void *f, *h3;
-    f = rgc_alloc(&heap, 5 * RGC_BLOCK_BYTES, RGC_FINALISER);
-    h3 = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES + 1, 0);
-    CHECK_PTR(f, roots[10]);
-    CHECK_PTR(h3, roots[100]);
+    fill_runs();
     s = rgct_stats(&heap);
     CHECK_EQ(s.used_bytes, (n - 1) * RGC_BLOCK_BYTES);
     CHECK_EQ(s.free_bytes, RGC_BLOCK_BYTES);
@@ -151,8 +167,7 @@ static void test_stats_and_dump(void)
     m = rgct_dump_map(&heap, &text, map, sizeof map);
     CHECK(m != NULL && strcmp(m, want) == 0);
     /* drop roots[0..63]: the first line turns into free blocks; the finaliser object is in it */
-    for (size_t i = 0; i < 64; i++)
-        roots[i] = NULL;
+    drop_first_line();
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
     memset(want, '.', 64);
     m = rgct_dump_map(&heap, &text, map, sizeof map);
@@ -308,21 +323,27 @@ static void fin(void *obj)
     fin_check = rgc_check(&heap);
 }
 
-static RGCT_NOINLINE void make_dead_fin(void)
+static unsigned char *base; /* block 0: may be the dead object's address, so never on the stack */
+
+static RGCT_NOINLINE void make_objects(void)
 {
-    CHECK(rgc_alloc(&heap, RGC_BLOCK_BYTES, RGC_FINALISER) != NULL);
+    base = pool_base();
+    CHECK(rgc_alloc(&heap, RGC_BLOCK_BYTES, RGC_FINALISER) != NULL);  /* dead */
+    roots[0] = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES, 0);           /* live plain */
+    roots[1] = rgc_alloc(&heap, RGC_BLOCK_BYTES, RGC_FINALISER);   /* live finaliser object */
+}
+
+static RGCT_NOINLINE size_t block_of_root(size_t k)
+{
+    return roots[k] ? (size_t)((unsigned char *)roots[k] - base) / RGC_BLOCK_BYTES : (size_t)-1;
 }
 
 static void test_busy_depth(void)
 {
     setup(HEAP_BYTES);
     CHECK_EQ(rgc_busy_depth(&heap), 0);
-    static unsigned char *base; /* not on the stack: it may equal the dead object's address */
-    base = pool_base();
     rgc_set_finaliser(&heap, fin);
-    make_dead_fin();
-    roots[0] = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES, 0);           /* live plain */
-    roots[1] = rgc_alloc(&heap, RGC_BLOCK_BYTES, RGC_FINALISER);   /* live finaliser object */
+    make_objects();
     CHECK_EQ(rgc_busy_depth(&heap), 0);
     fin_calls = 0;
     fin_check = 1;
@@ -332,9 +353,9 @@ static void test_busy_depth(void)
     CHECK_EQ(rgc_busy_depth(&heap), 0);
     CHECK_EQ(fin_check, RGC_OK);
     CHECK(fin_map != NULL);
-    if (fin_map && roots[0] && roots[1]) {
-        size_t i0 = (size_t)((unsigned char *)roots[0] - base) / RGC_BLOCK_BYTES;
-        size_t i1 = (size_t)((unsigned char *)roots[1] - base) / RGC_BLOCK_BYTES;
+    size_t i0 = block_of_root(0), i1 = block_of_root(1);
+    CHECK(i0 < nblocks && i1 < nblocks);
+    if (fin_map && i0 < nblocks && i1 < nblocks) {
         /* live objects show as head or marked head of their kind, during the sweep */
         CHECK(fin_map[i0] == 'h' || fin_map[i0] == 'm');
         CHECK_EQ(fin_map[i0 + 1], '=');

@@ -133,6 +133,11 @@ static void fill_and_check(unsigned char *mem, size_t bytes)
     for (size_t i = 0; i < CANARY_BYTES; i++)
         bad += mem[bytes + i] != CANARY;
     CHECK_EQ(bad, 0);
+    /* nor before it (when the region starts after the start of the buffer) */
+    bad = 0;
+    for (unsigned char *c = region; c < mem; c++)
+        bad += *c != CANARY;
+    CHECK_EQ(bad, 0);
     /* 0xFF everywhere in the pool did not touch the tables */
     CHECK_HEAP(&heap);
     rgc_stats t = rgct_stats(&heap);
@@ -151,6 +156,8 @@ static void test_sizes_and_canary(void)
 {
     static const size_t sizes[] = {64, 100, 257, 1000, 4096, 4097, 4099, 12345, 65536};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (sizes[i] < 2 * RGC_BLOCK_BYTES) /* (a non-default, larger block) */
+            continue;
         fill_and_check(region, sizes[i]);
         /* pointer-aligned but not block- or 16-aligned start */
         fill_and_check(region + sizeof(void *), sizes[i]);

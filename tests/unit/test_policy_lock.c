@@ -102,6 +102,27 @@ static void test_lock_free(void)
     CHECK_HEAP(&heap);
 }
 
+static void test_lock_realloc(void)
+{
+    setup(1, 0);
+    roots[0] = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES, 0);
+    CHECK(roots[0] != NULL);
+    memset(roots[0], 0x3C, 2 * RGC_BLOCK_BYTES);
+    rgc_lock(&heap);
+    /* growing needs blocks: refused while locked (the following blocks are free), p untouched */
+    CHECK(rgc_realloc(&heap, roots[0], 4 * RGC_BLOCK_BYTES, false) == NULL);
+    CHECK(rgc_realloc(&heap, roots[0], 4 * RGC_BLOCK_BYTES, true) == NULL);
+    CHECK_EQ(rgc_size(&heap, roots[0]), 2 * RGC_BLOCK_BYTES);
+    CHECK_EQ(((unsigned char *)roots[0])[2 * RGC_BLOCK_BYTES - 1], 0x3C);
+    /* shrinking allocates nothing */
+    CHECK_PTR(rgc_realloc(&heap, roots[0], RGC_BLOCK_BYTES, false), roots[0]);
+    CHECK_EQ(rgc_size(&heap, roots[0]), RGC_BLOCK_BYTES);
+    rgc_unlock(&heap);
+    CHECK_PTR(rgc_realloc(&heap, roots[0], 4 * RGC_BLOCK_BYTES, false), roots[0]);
+    CHECK_EQ(rgct_stats(&heap).misuse, 0);
+    CHECK_HEAP(&heap);
+}
+
 static void test_lock_no_auto_collect(void)
 {
     setup(1, RGC_AUTO_COLLECT);
@@ -153,51 +174,68 @@ static void test_no_alloc(void)
     CHECK_HEAP(&heap);
 }
 
-static void test_auto_collect(void)
+/* roots[k] = rgc_alloc(n) from a clean stack (it may collect); run through RGCT_CALL. */
+static RGCT_NOINLINE int alloc_root_clean(size_t k, size_t n)
+{
+    roots[k] = rgct_alloc_clean(&heap, n, 0);
+    return roots[k] != NULL;
+}
+
+static RGCT_NOINLINE size_t root_size(size_t k)
+{
+    return rgc_size(&heap, roots[k]);
+}
+
+/* The test functions below hold no heap address themselves (the helpers do): nothing on their frames
+ * can keep garbage alive. */
+static void test_auto_collect_on_off(void)
 {
     /* policy off: an allocation on a heap full of garbage fails without collecting */
     setup(1, 0);
     CHECK_EQ(fill_garbage(), nblocks);
-    CHECK(rgct_alloc_clean(&heap, 1, 0) == NULL);
+    CHECK_EQ(RGCT_CALL(alloc_root_clean, 1, 1), 0);
     rgc_stats s = rgct_stats(&heap);
     CHECK_EQ(s.failed_allocs, 1);
     CHECK_EQ(s.collections, 0);
     CHECK_EQ(s.used_bytes, s.total_bytes);
     /* policy on: the same allocation collects and succeeds */
     rgc_level_policy(&heap, 0, RGC_AUTO_COLLECT);
-    roots[0] = rgct_alloc_clean(&heap, 3 * RGC_BLOCK_BYTES, 0);
-    CHECK(roots[0] != NULL);
+    CHECK_EQ(RGCT_CALL(alloc_root_clean, 0, 3 * RGC_BLOCK_BYTES), 1);
     s = rgct_stats(&heap);
     CHECK_EQ(s.collections, 1);
     CHECK_EQ(s.failed_allocs, 1);
     CHECK_EQ(s.used_bytes, 3 * RGC_BLOCK_BYTES); /* everything else was garbage */
     CHECK_EQ(s.objects, 1);
     CHECK_HEAP(&heap);
+}
 
+static void test_auto_collect_default(void)
+{
     /* the default policy of level 0 is RGC_AUTO_COLLECT */
     setup(0, 0);
     CHECK_EQ(fill_garbage(), nblocks);
     CHECK_EQ(rgct_stats(&heap).collections, 0);
-    roots[0] = rgct_alloc_clean(&heap, rgct_stats(&heap).total_bytes / 2, 0);
-    CHECK(roots[0] != NULL);
-    s = rgct_stats(&heap);
+    CHECK_EQ(RGCT_CALL(alloc_root_clean, 0, rgct_stats(&heap).total_bytes / 2), 1);
+    rgc_stats s = rgct_stats(&heap);
     CHECK_EQ(s.collections, 1);
     CHECK_EQ(s.failed_allocs, 0);
     CHECK_EQ(s.objects, 1);
     CHECK_HEAP(&heap);
+}
 
+static void test_auto_collect_live(void)
+{
     /* live objects: the collection does not help, the allocation fails and is counted */
     setup(1, RGC_AUTO_COLLECT);
-    roots[0] = rgc_alloc(&heap, (nblocks - 2) * RGC_BLOCK_BYTES, 0);
-    CHECK(roots[0] != NULL);
-    CHECK(rgct_alloc_clean(&heap, 3 * RGC_BLOCK_BYTES, 0) == NULL);
-    s = rgct_stats(&heap);
+    CHECK_EQ(RGCT_CALL(alloc_root_clean, 0, (nblocks - 2) * RGC_BLOCK_BYTES), 1);
+    CHECK_EQ(RGCT_CALL(alloc_root_clean, 2, 3 * RGC_BLOCK_BYTES), 0);
+    rgc_stats s = rgct_stats(&heap);
     CHECK_EQ(s.collections, 1);
     CHECK_EQ(s.failed_allocs, 1);
-    CHECK_EQ(rgc_size(&heap, roots[0]), (nblocks - 2) * RGC_BLOCK_BYTES);
-    roots[1] = rgc_alloc(&heap, 2 * RGC_BLOCK_BYTES, 0); /* fits without collecting */
-    CHECK(roots[1] != NULL);
+    CHECK_EQ(root_size(0), (nblocks - 2) * RGC_BLOCK_BYTES);
+    CHECK_EQ(RGCT_CALL(alloc_root_clean, 1, 2 * RGC_BLOCK_BYTES), 1); /* fits without collecting */
     CHECK_EQ(rgct_stats(&heap).collections, 1);
+    CHECK_EQ(rgct_stats(&heap).used_bytes, rgct_stats(&heap).total_bytes);
     CHECK_HEAP(&heap);
 }
 
@@ -205,8 +243,11 @@ int main(void)
 {
     RGCT_RUN(test_lock);
     RGCT_RUN(test_lock_free);
+    RGCT_RUN(test_lock_realloc);
     RGCT_RUN(test_lock_no_auto_collect);
     RGCT_RUN(test_no_alloc);
-    RGCT_RUN(test_auto_collect);
+    RGCT_RUN(test_auto_collect_on_off);
+    RGCT_RUN(test_auto_collect_default);
+    RGCT_RUN(test_auto_collect_live);
     return rgct_summary("test_policy_lock");
 }

@@ -51,6 +51,9 @@ static int intact(const struct obj *o) {
     return rgc_size(&heap, o) >= sizeof *o + o->words * sizeof(uintptr_t);
 }
 
+#define PERIOD_NS 50000 /* between the end of one interrupt and the next */
+static timer_t timer;
+
 static uint64_t rng_next(uint64_t *s) {
     *s ^= *s << 13;
     *s ^= *s >> 7;
@@ -109,6 +112,9 @@ static void on_timer(int sig) {
     if (rgc_check(&heap) != RGC_OK || !all_intact())
         atomic_fetch_add(&handler_failures, 1);
     rgc_posix_set_level(0);
+    /* Re-arm one-shot: however slow the handler (ASan -O0), the foreground gets time to run. */
+    struct itimerspec next = {{0, 0}, {0, PERIOD_NS}};
+    timer_settime(timer, 0, &next, NULL);
 }
 
 int main(void) {
@@ -126,9 +132,8 @@ int main(void) {
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = SIGRTMIN;
-    timer_t timer;
     CHECK_EQ(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
-    struct itimerspec its = {{0, 50000}, {0, 50000}}; /* every 50 us */
+    struct itimerspec its = {{0, 0}, {0, PERIOD_NS}};
     CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
 
     uint64_t rng = 0x13198a2e03707344u;
@@ -177,16 +182,17 @@ int main(void) {
         if (rng_next(&rng) % 8 == 0 && rgc_collect(&heap) == RGC_OK)
             atomic_fetch_add(&main_collects, 1);
     }
-    its.it_value.tv_nsec = 0;
-    its.it_interval.tv_nsec = 0;
-    timer_settime(timer, 0, &its, NULL);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGRTMIN);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     timer_delete(timer);
 
     CHECK_EQ(main_failures, 0);
     CHECK_EQ(atomic_load(&handler_failures), 0);
     CHECK_HEAP(&heap);
     CHECK(all_intact());
-    CHECK(atomic_load(&handler_runs) > 1000);
+    CHECK(atomic_load(&handler_runs) > 100);
     CHECK(atomic_load(&handler_collects) > 0);
 
     /* everything dropped: two collections return the heap to empty but for conservative leftovers */
