@@ -1,8 +1,6 @@
-/* rgc_port_posix.c - rgc port for POSIX hosts, single context (level 0) or signal handlers that run
- * on the thread's own stack.
+/* rgc_port_posix.c - root scanning and cycle counter of the posix port (mask and level live with the
+ * interrupt simulator, rgc_sim.c).
  *
- * Mask: blocks every signal with pthread_sigmask (nesting: the outermost call saves the old mask).
- * Level: 0, or what rgc_posix_set_level() was told (the interrupt simulator sets it per handler).
  * Roots: callee-saved registers spilled by __builtin_unwind_init, then the stack from below this frame
  * up to the thread's stack top (signal frames, holding interrupted registers, live inside that range).
  */
@@ -13,35 +11,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
-
-static _Thread_local unsigned mask_depth;
-static _Thread_local sigset_t mask_saved;
-static _Atomic unsigned current_level;
-
-rgc_mask_state rgc_port_mask(void) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    if (mask_depth++ == 0)
-        mask_saved = old;
-    atomic_signal_fence(memory_order_seq_cst);
-    return (rgc_mask_state)mask_depth;
-}
-
-void rgc_port_unmask(rgc_mask_state s) {
-    (void)s;
-    atomic_signal_fence(memory_order_seq_cst);
-    if (--mask_depth == 0)
-        pthread_sigmask(SIG_SETMASK, &mask_saved, NULL);
-}
-
-void rgc_posix_set_level(unsigned level) {
-    atomic_store(&current_level, level);
-}
-
-unsigned rgc_port_level(void) {
-    return atomic_load(&current_level);
-}
 
 static void *stack_top(void) {
     static _Thread_local void *top;
