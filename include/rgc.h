@@ -73,6 +73,10 @@ int rgc_add_root(rgc_heap *h, void *start, size_t bytes);
  * existing object or root range that may run while a collection is suspended below it. */
 void rgc_write(rgc_heap *h, void **slot, void *value);
 
+/* rgc_write that also returns the value it replaced, in one atomic step: a context that swaps an
+ * object out of a shared slot owns it alone (for lock-free tables shared between levels). */
+void *rgc_swap(rgc_heap *h, void **slot, void *value);
+
 /* Forbid allocation (and collection) heap-wide; nests. rgc_unlock below zero is counted as misuse. */
 void rgc_lock(rgc_heap *h);
 void rgc_unlock(rgc_heap *h);

@@ -246,11 +246,11 @@ size_t rgc_size(rgc_heap *h, const void *p) {
     return rgc_atb_run_length(h, b) * RGC_BS;
 }
 
-void rgc_write(rgc_heap *h, void **slot, void *value) {
+void *rgc_swap(rgc_heap *h, void **slot, void *value) {
     if (slot == NULL || ((uintptr_t)slot & (sizeof(void *) - 1u)) != 0) {
         if (heap_ok(h))
             stat_inc(h, &h->misuse);
-        return;
+        return NULL;
     }
     _Atomic(void *) *aslot = (_Atomic(void *) *)slot;
 #if RGC_ATOMICS_VIA_MASK
@@ -267,4 +267,9 @@ void rgc_write(rgc_heap *h, void **slot, void *value) {
     /* Yuasa: the overwritten reference was part of the snapshot; it must survive this collection. */
     if (heap_ok(h) && phase_of(h) == PHASE_MARK)
         rgc_shade_ref(h, old);
+    return old;
+}
+
+void rgc_write(rgc_heap *h, void **slot, void *value) {
+    (void)rgc_swap(h, slot, value);
 }

@@ -6,15 +6,20 @@
  * instant just before rgc_port_mask takes effect.
  *
  * Port semantics (single core, simulated):
- *  - rgc_port_level(): 0 for the test's thread code, 1 while the injected interrupt body runs (or when
- *    the test forces level 1 with sweep_set_level).
+ *  - rgc_port_level(): 0 for the test's thread code, L while the injected level-L body runs (or what the
+ *    test forces with sweep_set_level).
+ *  - Counting: points at level 0 count while the test has armed the sweep (sweep_arm); points at level 1
+ *    count while the level-1 body has counting on (sweep_count), from 0 at the body's start. The target
+ *    point of level L starts the body of level L + 1 on top of it (nesting up to SWEEP_MAX_LEVEL); points
+ *    at a level count only towards that level's counter, so the lower levels' counters stand still
+ *    while a body above them runs, as their code does.
  *  - rgc_port_mask()/rgc_port_unmask(): a nesting counter. An injection that falls inside a masked window
  *    is recorded as pending and the interrupt runs at the outermost unmask, exactly as hardware would.
  *  - rgc_port_scan_roots(): callee-saved registers (spilled by __builtin_unwind_init into this frame)
  *    and the whole stack from a local of a non-inlined helper up to the frame the test registered with
  *    sweep_stack_init (the frame that runs one sweep run; everything the test keeps is below it).
- *    The injected interrupt runs on the same stack, nested below the interrupted level-0 frames, so a
- *    collection started inside it scans the interrupted frames too.
+ *    Injected interrupts run on the same stack, nested below the interrupted frames, so a collection
+ *    started inside one scans the frames of every interrupted level too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,51 +29,69 @@
 #include "sweep.h"
 
 /* ---- state ---- */
-static uint64_t g_points;       /* points counted since sweep_arm */
-static uint64_t g_target;       /* 0: never inject */
-static int g_armed;             /* counting (level-0 victim operation in progress) */
-static int g_in_irq;            /* the interrupt body is running */
+/* Point counter of level L (0 .. SWEEP_MAX_LEVEL - 1); reaching its target starts level L + 1. */
+static struct {
+    uint64_t points;
+    uint64_t target; /* 0: never inject */
+    int armed;
+} g_cnt[SWEEP_MAX_LEVEL];
+static sweep_irq_fn g_body[SWEEP_MAX_LEVEL + 1];
 static unsigned g_level;        /* what rgc_port_level reports */
+static unsigned g_irq_depth;    /* injected bodies running */
 static unsigned g_mask_depth;   /* rgc_port_mask nesting */
-static int g_pending;           /* an injection found the mask held */
-static int g_run_fired, g_run_pending;
+static unsigned g_pending;      /* level of the body an injection left pending (masked), or 0 */
+static int g_run_fired[SWEEP_MAX_LEVEL + 1], g_run_pending[SWEEP_MAX_LEVEL + 1];
 static uint64_t g_run_total;    /* every callback of this run (runaway guard) */
 static uint64_t g_run_limit = UINT64_MAX;
 static sweep_runaway_fn g_runaway;
 static uint64_t g_window_points; /* points inside the current outermost masked window */
 static struct sweep_counters g_ctr;
-static sweep_irq_fn g_irq;
 static uintptr_t g_stack_top;
+static sweep_probe_fn g_probe;
 
 /* ---- the interrupt ---- */
-static void run_irq(void)
+static void run_irq(unsigned level)
 {
-    int was_armed = g_armed;
     unsigned was_level = g_level;
-    g_armed = 0;
-    g_in_irq = 1;
-    g_level = 1;
-    g_run_fired = 1;
-    g_ctr.fired++;
-    if (g_irq != NULL) {
-        g_irq();
+    g_level = level;
+    g_irq_depth++;
+    g_run_fired[level] = 1;
+    if (level == 1) {
+        g_ctr.fired++;
+    } else {
+        g_ctr.nested_fired++;
     }
+    if (level < SWEEP_MAX_LEVEL) {
+        /* counted from the start of this body, and only where the body turns counting on */
+        g_cnt[level].points = 0;
+        g_cnt[level].armed = 0;
+    }
+    if (g_body[level] != NULL) {
+        g_body[level]();
+    }
+    if (level < SWEEP_MAX_LEVEL) {
+        g_cnt[level].armed = 0;
+    }
+    g_irq_depth--;
     g_level = was_level;
-    g_in_irq = 0;
-    g_armed = was_armed;
 }
 
 static void point_slow(void)
 {
-    /* Reached the target: inject (no recursion: g_armed is 0 inside the interrupt). */
-    g_target = 0;
+    /* Reached the target of this level: the level above preempts it (once per run). */
+    unsigned above = g_level + 1;
+    g_cnt[g_level].target = 0;
     if (g_mask_depth > 0) {
-        g_pending = 1;
-        g_run_pending = 1;
-        g_ctr.pending++;
+        g_pending = above;
+        g_run_pending[above] = 1;
+        if (above == 1) {
+            g_ctr.pending++;
+        } else {
+            g_ctr.nested_pending++;
+        }
         return;
     }
-    run_irq();
+    run_irq(above);
 }
 
 static inline void point(void)
@@ -84,8 +107,14 @@ static inline void point(void)
     if (g_mask_depth > 0) {
         g_window_points++;
     }
-    if (g_armed && ++g_points == g_target) {
-        point_slow();
+    if (g_level < SWEEP_MAX_LEVEL && g_cnt[g_level].armed) {
+        uint64_t n = ++g_cnt[g_level].points;
+        if (g_level == 0 && g_probe != NULL) {
+            g_probe(n);
+        }
+        if (n == g_cnt[g_level].target) {
+            point_slow();
+        }
     }
 }
 
@@ -158,9 +187,10 @@ void rgc_port_unmask(rgc_mask_state s)
         if (g_window_points > g_ctr.max_masked) {
             g_ctr.max_masked = g_window_points;
         }
-        if (g_pending) {
+        if (g_pending != 0) {
+            unsigned level = g_pending;
             g_pending = 0;
-            run_irq();
+            run_irq(level);
         }
     }
 }
@@ -207,21 +237,41 @@ void sweep_stack_init(void *frame)
 
 uintptr_t sweep_stack_top(void) { return g_stack_top; }
 
-void sweep_set_irq(sweep_irq_fn fn) { g_irq = fn; }
+void sweep_set_irq(sweep_irq_fn fn) { g_body[1] = fn; }
+
+void sweep_set_irq_level(unsigned level, sweep_irq_fn fn)
+{
+    if (level >= 1 && level <= SWEEP_MAX_LEVEL) {
+        g_body[level] = fn;
+    }
+}
 
 void sweep_arm(uint64_t target)
 {
-    g_points = 0;
-    g_target = target;
-    g_armed = 1;
+    g_cnt[0].points = 0;
+    g_cnt[0].target = target;
+    g_cnt[0].armed = 1;
 }
 
 uint64_t sweep_disarm(void)
 {
-    g_armed = 0;
-    g_target = 0;
-    return g_points;
+    g_cnt[0].armed = 0;
+    g_cnt[0].target = 0;
+    return g_cnt[0].points;
 }
+
+void sweep_set_probe(sweep_probe_fn fn) { g_probe = fn; }
+
+void sweep_arm_nested(uint64_t target) { g_cnt[1].target = target; }
+
+void sweep_count(int on)
+{
+    if (g_level >= 1 && g_level < SWEEP_MAX_LEVEL) {
+        g_cnt[g_level].armed = on;
+    }
+}
+
+uint64_t sweep_nested_points(void) { return g_cnt[1].points; }
 
 void sweep_get_counters(struct sweep_counters *out) { *out = g_ctr; }
 
@@ -233,20 +283,26 @@ void sweep_reset_counters(void)
 
 void sweep_begin_run(void)
 {
-    g_run_fired = 0;
-    g_run_pending = 0;
+    for (unsigned l = 0; l <= SWEEP_MAX_LEVEL; l++) {
+        g_run_fired[l] = 0;
+        g_run_pending[l] = 0;
+    }
+    for (unsigned l = 0; l < SWEEP_MAX_LEVEL; l++) {
+        g_cnt[l].points = 0;
+        g_cnt[l].target = 0;
+        g_cnt[l].armed = 0;
+    }
     g_run_total = 0;
     g_pending = 0;
-    g_points = 0;
-    g_target = 0;
-    g_armed = 0;
 }
 
-int sweep_run_fired(void) { return g_run_fired; }
-int sweep_run_pending(void) { return g_run_pending; }
+int sweep_run_fired(void) { return g_run_fired[1]; }
+int sweep_run_pending(void) { return g_run_pending[1]; }
+int sweep_run_fired2(void) { return g_run_fired[2]; }
+int sweep_run_pending2(void) { return g_run_pending[2]; }
 unsigned sweep_mask_depth(void) { return g_mask_depth; }
-int sweep_pending_now(void) { return g_pending; }
-int sweep_in_irq(void) { return g_in_irq; }
+int sweep_pending_now(void) { return g_pending != 0; }
+int sweep_in_irq(void) { return g_irq_depth > 0; }
 void sweep_set_level(unsigned level) { g_level = level; }
 
 void sweep_set_runaway(sweep_runaway_fn fn, uint64_t limit)
