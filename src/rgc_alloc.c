@@ -99,6 +99,7 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
         size_t s = claim_somewhere(h, &c, nb);
         if (s != RGC_NONE) {
             result = block_addr(h, s);
+            RGC_UNPOISON(result, nb * RGC_BS);
             __builtin_memset(result, 0, nb * RGC_BS);
             if (flags & RGC_FINALISER)
                 ftb_set(h, s);
@@ -196,6 +197,7 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
         return NULL;
     }
     if (!busy && b + nb <= h->nblocks && rgc_atb_claim_tails(h, b + cur, b + nb)) {
+        RGC_UNPOISON(block_addr(h, b + cur), (nb - cur) * RGC_BS);
         __builtin_memset(block_addr(h, b + cur), 0, (nb - cur) * RGC_BS);
         return p;
     }

@@ -20,12 +20,6 @@
  */
 #include "rgc_internal.h"
 
-#if defined(__clang__) || defined(__GNUC__)
-#define RGC_NO_ASAN __attribute__((no_sanitize_address))
-#else
-#define RGC_NO_ASAN
-#endif
-
 /* Block of the object a word refers to, or RGC_NONE. */
 static size_t ref_block(rgc_heap *h, uintptr_t w) {
     uintptr_t base = (uintptr_t)h->pool;

@@ -27,6 +27,7 @@ int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
     if (n == 0)
         return RGC_EINVAL;
 
+    RGC_UNPOISON(mem, bytes); /* a previous heap's free blocks may lie anywhere in it */
     __builtin_memset(h, 0, sizeof *h);
     __builtin_memset(mem, 0, atb_bytes + ftb_bytes);
     h->atb = (_Atomic uint8_t *)mem;
@@ -38,6 +39,7 @@ int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
     atomic_store(&h->policy[0], (uint8_t)RGC_AUTO_COLLECT);
     atomic_store(&h->hint, 0);
     atomic_store(&h->state, PHASE_IDLE);
+    RGC_POISON(h->pool, n * RGC_BS);
     h->magic = RGC_MAGIC;
     atomic_signal_fence(memory_order_seq_cst);
     return RGC_OK;

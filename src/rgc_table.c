@@ -81,12 +81,14 @@ void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
     while (b > from) {
         size_t byte_start = ATB_INDEX(b - 1u) << 2;
         size_t lo = from > byte_start ? from : byte_start;
+        RGC_POISON(block_addr(h, lo), (b - lo) * RGC_BS);
         (void)u8_and(h, &h->atb[ATB_INDEX(lo)], (uint8_t)~byte_mask(lo, b));
         b = lo;
     }
 }
 
 void rgc_atb_release_head(rgc_heap *h, size_t b) {
+    RGC_POISON(block_addr(h, b), RGC_BS);
     (void)u8_and(h, &h->atb[ATB_INDEX(b)], (uint8_t)~ATB_BITS(3u, b));
     rgc_hint_lower(h, b);
 }

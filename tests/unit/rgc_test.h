@@ -83,6 +83,26 @@ static inline int rgct_summary(const char *name)
 
 /* ---- helpers ---- */
 
+/* In ASan builds rgc poisons free blocks. Tests that dirty free memory on purpose (to prove that
+ * allocation zeroes it) unpoison it first. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RGCT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RGCT_ASAN 1
+#endif
+#endif
+#ifdef RGCT_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#endif
+static inline void rgct_scribble(void *p, int c, size_t n)
+{
+#ifdef RGCT_ASAN
+    __asan_unpoison_memory_region(p, n);
+#endif
+    memset(p, c, n);
+}
+
 #define RGCT_BB ((size_t)RGC_BLOCK_BYTES)
 #define RGCT_MIN(a, b) ((a) < (b) ? (a) : (b))
 

@@ -72,7 +72,7 @@ static void test_smallest(void)
     /* 3 bits of tables need at least one byte; alignment may cost a little more */
     CHECK(smallest >= RGC_BLOCK_BYTES + 1);
     /* the one block is usable, zeroed, inside the region */
-    memset(region, 0xAB, sizeof region);
+    rgct_scribble(region, 0xAB, sizeof region);
     rgct_fresh(&heap, region, smallest);
     rgc_level_policy(&heap, 0, 0);
     unsigned char *p = rgc_alloc(&heap, RGC_BLOCK_BYTES, 0);
@@ -99,7 +99,7 @@ static void test_smallest(void)
  * after the region is intact and the tables were not overwritten. */
 static void fill_and_check(unsigned char *mem, size_t bytes)
 {
-    memset(region, CANARY, sizeof region);
+    rgct_scribble(region, CANARY, sizeof region);
     CHECK_EQ(rgct_fresh(&heap, mem, bytes), RGC_OK);
     check_fresh_figures(mem, bytes);
     rgc_level_policy(&heap, 0, 0); /* no automatic collection: nothing refers to the objects */

@@ -192,7 +192,7 @@ static void test_grow_in_place(void)
     CHECK_EQ(nonzero_bytes(b + RGC_BLOCK_BYTES, RGC_BLOCK_BYTES), 0);
     /* grow, shrink, grow again over the blocks just released */
     CHECK_PTR(rgc_realloc(&heap, b, 1, false), b);
-    memset(b + RGC_BLOCK_BYTES, 0xEE, RGC_BLOCK_BYTES); /* dirty the released (free) block */
+    rgct_scribble(b + RGC_BLOCK_BYTES, 0xEE, RGC_BLOCK_BYTES); /* dirty the released (free) block */
     CHECK_PTR(rgc_realloc(&heap, b, 2 * RGC_BLOCK_BYTES, false), b);
     CHECK_EQ(nonzero_bytes(b + RGC_BLOCK_BYTES, RGC_BLOCK_BYTES), 0);
     rgc_stats s = rgct_stats(&heap);
