@@ -1,0 +1,390 @@
+/* qemu_test.c - rgc on emulated Cortex-M hardware: real NVIC nesting, real exception entry, real
+ * LDREX/STREX (M3) or masked table updates (M0).
+ *
+ * Modes (semihosting command line):
+ *   seed            SysTick (lowest priority), TIMER0 (middle) and TIMER1 (highest) interrupt the
+ *                   foreground at three rates; every handler allocates, stores through rgc_swap into a
+ *                   shared root table, drops and frees; the lowest one sometimes collects; the highest
+ *                   runs rgc_check on every tick; the foreground collects in a loop and keeps objects
+ *                   only on its stack. Canaries on every object.
+ *   sweep FIRST N   for d in [FIRST, FIRST+N): rebuild a heap, arm a one-shot TIMER1 d ticks ahead, run a
+ *                   victim sequence (alloc, free, realloc, collect); the interrupt records the preempted
+ *                   PC, runs a nested sequence (alloc/swap/free/collect) and rgc_check. Under -icount one
+ *                   tick moves the interrupt by about one instruction, so the sweep walks it through the
+ *                   victim; the report counts distinct preempted PCs inside rgc.
+ * Exit status 0 when every check passed.
+ */
+#include <rgc.h>
+#include <rgc_cortexm.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "board.h"
+
+#ifndef HEAP_BYTES
+#define HEAP_BYTES (16 * 1024)
+#endif
+#define TABLE 16
+#define PRIO_LOW 0xC0u  /* SysTick */
+#define PRIO_MID 0x80u  /* TIMER0 */
+#define PRIO_HIGH 0x40u /* TIMER1 */
+
+static _Alignas(8) unsigned char heap_mem[HEAP_BYTES];
+static rgc_heap heap;
+static void *table[TABLE];
+static volatile uint32_t failures, first_failure_line;
+
+#define FAIL_IF(cond)                                                                                  \
+    do {                                                                                               \
+        if (cond) {                                                                                    \
+            if (failures++ == 0)                                                                       \
+                first_failure_line = __LINE__;                                                         \
+        }                                                                                              \
+    } while (0)
+
+/* ---- objects with canaries ---- */
+struct obj {
+    uint32_t magic;
+    uint32_t words; /* payload words */
+    uint32_t seq;
+    uint32_t payload[];
+};
+#define MAGIC 0xC0FFEE11u
+
+static uint32_t pattern(uint32_t seq, uint32_t i) {
+    return (seq * 2654435761u) ^ (i * 0x9E3779B9u);
+}
+
+static struct obj *make(uint32_t bytes, uint32_t seq) {
+    struct obj *o = rgc_alloc(&heap, bytes, 0);
+    if (o == NULL)
+        return NULL;
+    o->words = (uint32_t)((bytes - sizeof *o) / 4u);
+    o->seq = seq;
+    for (uint32_t i = 0; i < o->words; i++)
+        o->payload[i] = pattern(seq, i);
+    o->magic = MAGIC;
+    return o;
+}
+
+static int intact(const struct obj *o) {
+    if (o->magic != MAGIC || rgc_size(&heap, o) < sizeof *o + o->words * 4u)
+        return 0;
+    for (uint32_t i = 0; i < o->words; i++)
+        if (o->payload[i] != pattern(o->seq, i))
+            return 0;
+    return 1;
+}
+
+static uint32_t xorshift(uint32_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* Replace a random table entry; the context that swaps an object out owns it: checks it, then frees
+ * it or drops it for the collector. */
+static uint32_t seq_counter;
+struct level_stats {
+    uint32_t ticks, allocs, failed, frees, drops, collects, busy, checks;
+};
+static struct level_stats stats[4]; /* 0 foreground, 1 low, 2 mid, 3 high */
+
+static void table_churn(struct level_stats *st, uint32_t *rng, uint32_t min, uint32_t max) {
+    uint32_t bytes = min + xorshift(rng) % (max - min + 1u);
+    struct obj *o = make(bytes, ++seq_counter);
+    if (o == NULL)
+        st->failed++;
+    else
+        st->allocs++;
+    struct obj *old = rgc_swap(&heap, &table[xorshift(rng) % TABLE], o);
+    if (old != NULL) {
+        FAIL_IF(!intact(old));
+        if (xorshift(rng) & 1u) {
+            rgc_free(&heap, old);
+            st->frees++;
+        } else {
+            st->drops++;
+        }
+    }
+}
+
+/* ================================ seed scenario ================================ */
+
+static volatile int running;
+static uint32_t rng_low = 1, rng_mid = 2, rng_high = 3;
+
+static void seed_low(void) { /* SysTick: large chunks, sometimes a collection inside the handler */
+    struct level_stats *st = &stats[1];
+    st->ticks++;
+    table_churn(st, &rng_low, 256, 2048);
+    if (xorshift(&rng_low) % 4u == 0) {
+        int r = rgc_collect(&heap);
+        if (r == RGC_OK)
+            st->collects++;
+        else if (r == RGC_BUSY)
+            st->busy++;
+        else
+            FAIL_IF(1);
+    }
+}
+
+static void seed_mid(void) { /* TIMER0: the fast one, small chunks */
+    struct level_stats *st = &stats[2];
+    st->ticks++;
+    table_churn(st, &rng_mid, 16, 128);
+}
+
+static void seed_high(void) { /* TIMER1: checks the heap on every tick */
+    struct level_stats *st = &stats[3];
+    st->ticks++;
+    FAIL_IF(rgc_check(&heap) != RGC_OK);
+    st->checks++;
+    table_churn(st, &rng_high, 32, 512);
+}
+
+/* Objects held only on the foreground's stack across collections started here and in handlers. */
+static void foreground_round(uint32_t *rng) {
+    struct obj *mine[4];
+    for (int i = 0; i < 4; i++) {
+        mine[i] = make(64u + xorshift(rng) % 512u, ++seq_counter);
+        if (mine[i] != NULL)
+            stats[0].allocs++;
+        else
+            stats[0].failed++;
+    }
+    int r = rgc_collect(&heap);
+    if (r == RGC_OK)
+        stats[0].collects++;
+    else if (r == RGC_BUSY)
+        stats[0].busy++;
+    for (int i = 0; i < 4; i++)
+        if (mine[i] != NULL) {
+            FAIL_IF(!intact(mine[i]));
+            rgc_free(&heap, mine[i]);
+        }
+}
+
+static int run_seed(void) {
+    rgc_init(&heap, heap_mem, sizeof heap_mem);
+    rgc_add_root(&heap, table, sizeof table);
+    rgc_cortexm_init(__stack_top, NULL);
+    rgc_cortexm_set_cycle_counter(board_ticks);
+
+    const uint32_t hz = board_tick_hz;
+    running = 1;
+    systick_start(hz / 200u - 1u, PRIO_LOW);              /* 200 Hz */
+    board_timer_start(0, hz / 5000u, PRIO_MID);           /* 5 kHz */
+    board_timer_start(1, hz / 100u, PRIO_HIGH);           /* 100 Hz, rgc_check each tick */
+    uint32_t rng = 12345, start = board_ticks();
+    const uint32_t duration = hz / 4u; /* 250 ms of emulated time */
+    while (board_ticks() - start < duration)
+        foreground_round(&rng);
+    systick_stop();
+    board_timer_stop(0);
+    board_timer_stop(1);
+    running = 0;
+
+    FAIL_IF(rgc_check(&heap) != RGC_OK);
+    for (int i = 0; i < TABLE; i++)
+        if (table[i] != NULL)
+            FAIL_IF(!intact(table[i]));
+    rgc_stats hs;
+    rgc_get_stats(&heap, &hs);
+    static const char *const names[4] = {"foreground", "systick(low)", "timer0(mid)", "timer1(high)"};
+    for (int l = 0; l < 4; l++) {
+        sh_puts(names[l]);
+        sh_puts(":\n");
+        sh_put_u32("  ticks", stats[l].ticks);
+        sh_put_u32("  allocs", stats[l].allocs);
+        sh_put_u32("  failed", stats[l].failed);
+        sh_put_u32("  frees", stats[l].frees);
+        sh_put_u32("  drops", stats[l].drops);
+        sh_put_u32("  collections", stats[l].collects);
+        sh_put_u32("  busy", stats[l].busy);
+        sh_put_u32("  checks", stats[l].checks);
+    }
+    sh_put_u32("heap collections", hs.collections);
+    sh_put_u32("heap misuse", hs.misuse);
+    sh_put_u32("claim retries", hs.claim_retries);
+    sh_put_u32("deferred frees", hs.deferred_frees);
+    sh_put_u32("longest masked window (ticks)", hs.longest_masked);
+    FAIL_IF(hs.misuse != 0);
+    FAIL_IF(stats[1].ticks < 10 || stats[2].ticks < 100 || stats[3].ticks < 10);
+    FAIL_IF(stats[0].collects + stats[1].collects < 5);
+    return 0;
+}
+
+/* ================================ sweep ================================ */
+
+static uint8_t pc_seen[8192]; /* one bit per halfword of rgc's text */
+static uint32_t pcs_distinct, injections, inside_rgc, irq_collect_ok, irq_collect_busy;
+static volatile int sweep_armed;
+static struct obj *victim_keep[6];
+
+void timer1_irq_sweep(uint32_t *frame) {
+    board_timer_ack(1);
+    if (!sweep_armed)
+        return;
+    sweep_armed = 0;
+    injections++;
+    uint32_t pc = frame[6];
+    uintptr_t lo = (uintptr_t)__rgc_text_start, hi = (uintptr_t)__rgc_text_end;
+    if (pc >= lo && pc < hi) {
+        inside_rgc++;
+        uint32_t idx = (uint32_t)(pc - lo) / 2u;
+        if (idx / 8u < sizeof pc_seen && !(pc_seen[idx / 8u] & (1u << (idx % 8u)))) {
+            pc_seen[idx / 8u] = (uint8_t)(pc_seen[idx / 8u] | (1u << (idx % 8u)));
+            pcs_distinct++;
+        }
+    }
+    /* the nested sequence */
+    uint32_t rng = injections | 1u;
+    table_churn(&stats[3], &rng, 16, 200);
+    table_churn(&stats[3], &rng, 16, 200);
+    int r = rgc_collect(&heap);
+    if (r == RGC_OK)
+        irq_collect_ok++;
+    else if (r == RGC_BUSY)
+        irq_collect_busy++;
+    else
+        FAIL_IF(1);
+    table_churn(&stats[3], &rng, 100, 400);
+    FAIL_IF(rgc_check(&heap) != RGC_OK);
+    for (int i = 0; i < TABLE; i++)
+        if (table[i] != NULL)
+            FAIL_IF(!intact(table[i]));
+    for (int i = 0; i < 6; i++)
+        if (victim_keep[i] != NULL)
+            FAIL_IF(!intact(victim_keep[i]));
+}
+
+/* The victim: a fixed sequence over every kind of operation, on a heap rebuilt the same way. */
+static void victim(void) {
+    struct obj *a = make(40, 1), *b = make(300, 2), *c = make(100, 3);
+    victim_keep[0] = a;
+    victim_keep[1] = c;
+    rgc_free(&heap, b);
+    victim_keep[0] = NULL; /* a may move: the interrupt must not check it half-way */
+    struct obj *g = rgc_realloc(&heap, a, 600, true); /* grow: in place or moved */
+    if (g != NULL) {
+        g->words = (uint32_t)((600 - sizeof *g) / 4u);
+        for (uint32_t i = 0; i < g->words; i++)
+            g->payload[i] = pattern(g->seq, i);
+        victim_keep[0] = g;
+    }
+    (void)make(200, 4); /* garbage */
+    int r = rgc_collect(&heap);
+    FAIL_IF(r != RGC_OK && r != RGC_BUSY);
+    for (int i = 0; i < 2; i++)
+        if (victim_keep[i] != NULL)
+            FAIL_IF(!intact(victim_keep[i]));
+}
+
+static int run_sweep(uint32_t first, uint32_t count) {
+    rgc_cortexm_init(__stack_top, NULL);
+    for (uint32_t d = first; d < first + count; d++) {
+        memset(table, 0, sizeof table);
+        memset(victim_keep, 0, sizeof victim_keep);
+        rgc_init(&heap, heap_mem, 4096);
+        rgc_add_root(&heap, table, sizeof table);
+        rgc_add_root(&heap, victim_keep, sizeof victim_keep);
+        uint32_t rng = 99;
+        for (int i = 0; i < 6; i++) /* some live objects and some garbage before the victim */
+            table_churn(&stats[0], &rng, 16, 160);
+        sweep_armed = 1;
+        board_timer_oneshot(1, 16u + d, PRIO_HIGH); /* QEMU mis-handles periods of a few ticks */
+        victim();
+        board_timer_stop(1);
+        sweep_armed = 0;
+        FAIL_IF(rgc_check(&heap) != RGC_OK);
+        /* no leak: drop everything, two collections empty the heap but for conservative leftovers */
+        memset(table, 0, sizeof table);
+        memset(victim_keep, 0, sizeof victim_keep);
+        rgc_collect(&heap);
+        rgc_collect(&heap);
+        rgc_stats hs;
+        rgc_get_stats(&heap, &hs);
+        FAIL_IF(hs.objects > 3 || hs.misuse != 0);
+        if (failures != 0) {
+            sh_put_u32("first failing delay", d);
+            break;
+        }
+    }
+    sh_put_u32("delays swept", count);
+    sh_put_u32("injections", injections);
+    sh_put_u32("preempted inside rgc", inside_rgc);
+    sh_put_u32("distinct rgc PCs preempted", pcs_distinct);
+    sh_put_u32("rgc text bytes", (uint32_t)(__rgc_text_end - __rgc_text_start));
+    sh_put_u32("irq collections ran", irq_collect_ok);
+    sh_put_u32("irq collections busy", irq_collect_busy);
+    return 0;
+}
+
+/* ================================ vectors and main ================================ */
+
+static int sweep_mode;
+
+void systick_irq(void) {
+    if (running)
+        seed_low();
+}
+
+void timer0_irq(void) {
+    board_timer_ack(0);
+    if (running)
+        seed_mid();
+}
+
+void timer1_irq_seed(void) {
+    board_timer_ack(1);
+    if (running)
+        seed_high();
+}
+
+void timer1_dispatch(uint32_t *frame) {
+    if (sweep_mode)
+        timer1_irq_sweep(frame);
+    else
+        timer1_irq_seed();
+}
+
+/* Hand the exception frame (on MSP: thread mode uses MSP here) to C. */
+__attribute__((naked)) void timer1_irq(void) {
+    __asm__ volatile("mrs r0, msp\n\t"
+                     "ldr r1, =timer1_dispatch\n\t"
+                     "bx r1\n\t"
+                     ".ltorg");
+}
+
+static uint32_t parse_u32(const char **s) {
+    uint32_t v = 0;
+    while (**s == ' ')
+        (*s)++;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10u + (uint32_t)(*(*s)++ - '0');
+    return v;
+}
+
+int main(void) {
+    static char cmd[128];
+    int n = sh_cmdline(cmd, sizeof cmd - 1);
+    cmd[n > 0 ? n : 0] = '\0';
+    const char *p = strstr(cmd, "sweep");
+    if (p != NULL) {
+        sweep_mode = 1;
+        p += 5;
+        uint32_t first = parse_u32(&p), count = parse_u32(&p);
+        run_sweep(first, count ? count : 1000u);
+    } else {
+        run_seed();
+    }
+    if (failures != 0) {
+        sh_put_u32("FAILED checks", failures);
+        sh_put_u32("first failure at line", first_failure_line);
+        return 1;
+    }
+    sh_puts("qemu test: 1 passed, 0 failed\n");
+    return 0;
+}
