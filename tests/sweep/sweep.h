@@ -46,11 +46,6 @@ void sweep_count(int on);
 /* Level-1 points counted in the current run. */
 uint64_t sweep_nested_points(void);
 
-/* Called at every counted level-0 point (with its number), before any injection there: lets the test
- * record what an interrupt at that point would find. It must not call into rgc. NULL: none. */
-typedef void (*sweep_probe_fn)(uint64_t point);
-void sweep_set_probe(sweep_probe_fn fn);
-
 struct sweep_counters {
     uint64_t fired;          /* level-1 injections (bodies started by the level-0 target point) */
     uint64_t pending;        /* of which found the mask held and ran at the outermost unmask */

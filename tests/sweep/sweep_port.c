@@ -47,7 +47,6 @@ static sweep_runaway_fn g_runaway;
 static uint64_t g_window_points; /* points inside the current outermost masked window */
 static struct sweep_counters g_ctr;
 static uintptr_t g_stack_top;
-static sweep_probe_fn g_probe;
 
 /* ---- the interrupt ---- */
 static void run_irq(unsigned level)
@@ -107,14 +106,8 @@ static inline void point(void)
     if (g_mask_depth > 0) {
         g_window_points++;
     }
-    if (g_level < SWEEP_MAX_LEVEL && g_cnt[g_level].armed) {
-        uint64_t n = ++g_cnt[g_level].points;
-        if (g_level == 0 && g_probe != NULL) {
-            g_probe(n);
-        }
-        if (n == g_cnt[g_level].target) {
-            point_slow();
-        }
+    if (g_level < SWEEP_MAX_LEVEL && g_cnt[g_level].armed && ++g_cnt[g_level].points == g_cnt[g_level].target) {
+        point_slow();
     }
 }
 
@@ -259,8 +252,6 @@ uint64_t sweep_disarm(void)
     g_cnt[0].target = 0;
     return g_cnt[0].points;
 }
-
-void sweep_set_probe(sweep_probe_fn fn) { g_probe = fn; }
 
 void sweep_arm_nested(uint64_t target) { g_cnt[1].target = target; }
 
