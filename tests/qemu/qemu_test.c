@@ -91,7 +91,7 @@ struct level_stats {
 };
 static struct level_stats stats[4]; /* 0 foreground, 1 low, 2 mid, 3 high */
 
-static void table_churn(struct level_stats *st, uint32_t *rng, uint32_t min, uint32_t max) {
+__attribute__((noinline)) static void table_churn(struct level_stats *st, uint32_t *rng, uint32_t min, uint32_t max) {
     uint32_t bytes = min + xorshift(rng) % (max - min + 1u);
     struct obj *o = make(bytes, ++seq_counter);
     if (o == NULL)
@@ -218,13 +218,20 @@ static int run_seed(void) {
 
 /* ================================ sweep ================================ */
 
-static uint8_t pc_seen[8192]; /* one bit per halfword of rgc's text */
+static uint8_t pc_seen[1024]; /* one bit per halfword of rgc's text (16 KiB) */
 static uint32_t pcs_distinct, injections, inside_rgc, irq_collect_ok, irq_collect_busy;
 static volatile int sweep_armed;
 static struct obj *victim_keep[6];
 
+static volatile int cleanup_armed;
+
 void timer1_irq_sweep(uint32_t *frame) {
     board_timer_ack(1);
+    if (cleanup_armed) { /* a collection at this level clears its stale in-progress slots */
+        cleanup_armed = 0;
+        FAIL_IF(rgc_collect(&heap) != RGC_OK);
+        return;
+    }
     if (!sweep_armed)
         return;
     sweep_armed = 0;
@@ -261,7 +268,7 @@ void timer1_irq_sweep(uint32_t *frame) {
 }
 
 /* The victim: a fixed sequence over every kind of operation, on a heap rebuilt the same way. */
-static void victim(void) {
+__attribute__((noinline)) static void victim(void) {
     struct obj *a = make(40, 1), *b = make(300, 2), *c = make(100, 3);
     victim_keep[0] = a;
     victim_keep[1] = c;
@@ -282,6 +289,11 @@ static void victim(void) {
             FAIL_IF(!intact(victim_keep[i]));
 }
 
+static void dump_line(void *ctx, const char *line) {
+    (void)ctx;
+    sh_puts(line);
+}
+
 static int run_sweep(uint32_t first, uint32_t count) {
     rgc_cortexm_init(__stack_top, NULL);
     for (uint32_t d = first; d < first + count; d++) {
@@ -299,16 +311,25 @@ static int run_sweep(uint32_t first, uint32_t count) {
         board_timer_stop(1);
         sweep_armed = 0;
         FAIL_IF(rgc_check(&heap) != RGC_OK);
-        /* no leak: drop everything, two collections empty the heap but for conservative leftovers */
+        /* no leak: drop everything; a collection at the interrupt's level (its stale in-progress slots)
+         * and two in the foreground (deferred frees) empty the heap */
         memset(table, 0, sizeof table);
         memset(victim_keep, 0, sizeof victim_keep);
+        cleanup_armed = 1;
+        board_timer_oneshot(1, 16, PRIO_HIGH);
+        while (cleanup_armed) {
+        }
+        board_timer_stop(1);
         rgc_collect(&heap);
         rgc_collect(&heap);
         rgc_stats hs;
         rgc_get_stats(&heap, &hs);
-        FAIL_IF(hs.objects > 3 || hs.misuse != 0);
+        FAIL_IF(hs.objects > 1 || hs.misuse != 0); /* 1: a stale callee-saved register may hold one */
         if (failures != 0) {
             sh_put_u32("first failing delay", d);
+            sh_put_u32("objects left", (uint32_t)hs.objects);
+            sh_put_u32("misuse", hs.misuse);
+            rgc_dump(&heap, dump_line, NULL);
             break;
         }
     }
