@@ -146,6 +146,11 @@ static bool is_object(unsigned state) {
 }
 
 void rgc_free(rgc_heap *h, void *p) {
+    /* Until the block is published below, the caller's pointer may be the object's only reference, and
+     * the compiler is free to keep just the block index: pin the pointer in this frame, where a
+     * collection from an interrupt scans it (found on Cortex-M: the object was freed under us). */
+    void *volatile pin = p;
+    (void)pin;
     if (p == NULL || !heap_ok(h))
         return;
     size_t b = block_of_start(h, p);
@@ -218,6 +223,8 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
 }
 
 void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move) {
+    void *volatile pin = p; /* see rgc_free */
+    (void)pin;
     if (!heap_ok(h))
         return NULL;
     if (p == NULL)

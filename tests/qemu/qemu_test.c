@@ -224,6 +224,7 @@ static volatile int sweep_armed;
 static struct obj *victim_keep[6];
 
 static volatile int cleanup_armed;
+static uint32_t current_delay; /* each delay's run depends on nothing but the delay */
 
 void timer1_irq_sweep(uint32_t *frame) {
     board_timer_ack(1);
@@ -247,7 +248,7 @@ void timer1_irq_sweep(uint32_t *frame) {
         }
     }
     /* the nested sequence */
-    uint32_t rng = injections | 1u;
+    uint32_t rng = current_delay | 1u;
     table_churn(&stats[3], &rng, 16, 200);
     table_churn(&stats[3], &rng, 16, 200);
     int r = rgc_collect(&heap);
@@ -297,6 +298,8 @@ static void dump_line(void *ctx, const char *line) {
 static int run_sweep(uint32_t first, uint32_t count) {
     rgc_cortexm_init(__stack_top, NULL);
     for (uint32_t d = first; d < first + count; d++) {
+        current_delay = d;
+        seq_counter = 0;
         memset(table, 0, sizeof table);
         memset(victim_keep, 0, sizeof victim_keep);
         rgc_init(&heap, heap_mem, 4096);
@@ -330,6 +333,13 @@ static int run_sweep(uint32_t first, uint32_t count) {
             sh_put_u32("objects left", (uint32_t)hs.objects);
             sh_put_u32("misuse", hs.misuse);
             rgc_dump(&heap, dump_line, NULL);
+            for (unsigned l = 0; l < RGC_MAX_LEVELS; l++)
+                for (unsigned k = 0; k < RGC_MAX_NEST; k++)
+                    if (heap.in_progress[l][k] != 0) {
+                        sh_put_u32("slot level", l);
+                        sh_put_u32("  depth", k);
+                        sh_put_u32("  value", (uint32_t)heap.in_progress[l][k]);
+                    }
             break;
         }
     }
