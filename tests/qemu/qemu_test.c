@@ -7,6 +7,7 @@
  *                   shared root table, drops and frees; the lowest one sometimes collects; the highest
  *                   runs rgc_check on every tick; the foreground collects in a loop and keeps objects
  *                   only on its stack. Canaries on every object.
+ *   window          the longest masked window for small/large heaps and requests (constant, or 0).
  *   sweep FIRST N   for d in [FIRST, FIRST+N): rebuild a heap, arm a one-shot TIMER1 d ticks ahead, run a
  *                   victim sequence (alloc, free, realloc, collect); the interrupt records the preempted
  *                   PC, runs a nested sequence (alloc/swap/free/collect) and rgc_check. Under -icount one
@@ -16,6 +17,7 @@
  */
 #include <rgc.h>
 #include <rgc_cortexm.h>
+#include <rgc_port.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -353,6 +355,64 @@ static int run_sweep(uint32_t first, uint32_t count) {
     return 0;
 }
 
+/* ================================ masked windows ================================ */
+
+/* The longest masked window (rgc_stats.longest_masked, in board ticks, measured by the core around
+ * every masked table update) for small and large heaps and requests. With compare-and-swap (M3) it must
+ * be 0; with masked updates (M0, M3+BASEPRI) it must not grow with heap or request size. */
+static uint32_t window_for(uint32_t heap_bytes, uint32_t request) {
+    rgc_init(&heap, heap_mem, heap_bytes);
+    rgc_level_policy(&heap, 0, 0);
+    void *keep[4] = {0};
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 4; i++) {
+            rgc_free(&heap, keep[i]);
+            keep[i] = rgc_alloc(&heap, request, RGC_FINALISER);
+        }
+        void *q = rgc_realloc(&heap, keep[round & 3], request / 2u + 16u, true);
+        if (q != NULL)
+            keep[round & 3] = q;
+        rgc_write(&heap, &keep[0], keep[0]);
+        rgc_collect(&heap);
+    }
+    FAIL_IF(rgc_check(&heap) != RGC_OK);
+    rgc_stats hs;
+    rgc_get_stats(&heap, &hs);
+    return hs.longest_masked;
+}
+
+static int run_window(void) {
+    rgc_cortexm_init(__stack_top, NULL);
+    rgc_cortexm_set_cycle_counter(board_ticks);
+    /* calibration: an empty masked window, measured the way the core measures one */
+    rgc_mask_state m = rgc_port_mask();
+    uint32_t t0 = board_ticks(), empty = board_ticks() - t0;
+    rgc_port_unmask(m);
+    const uint32_t small_heap = HEAP_BYTES / 4u, large_heap = HEAP_BYTES;
+    uint32_t w[4] = {window_for(small_heap, 16), window_for(small_heap, small_heap / 4u),
+                     window_for(large_heap, 16), window_for(large_heap, large_heap / 2u)};
+    sh_put_u32("board tick (ns)", 1000000000u / board_tick_hz);
+    sh_put_u32("empty window (ticks)", empty);
+    sh_put_u32("small heap bytes", small_heap);
+    sh_put_u32("  16 B requests: longest masked window (ticks)", w[0]);
+    sh_put_u32("  heap/4 requests: longest masked window (ticks)", w[1]);
+    sh_put_u32("large heap bytes", large_heap);
+    sh_put_u32("  16 B requests: longest masked window (ticks)", w[2]);
+    sh_put_u32("  heap/2 requests: longest masked window (ticks)", w[3]);
+    uint32_t lo = w[0], hi = w[0];
+    for (int i = 1; i < 4; i++) {
+        lo = w[i] < lo ? w[i] : lo;
+        hi = w[i] > hi ? w[i] : hi;
+    }
+#if RGC_ATOMICS_VIA_MASK
+    FAIL_IF(hi == 0);          /* the statistic works */
+    FAIL_IF(hi > lo + empty + 2u); /* constant: independent of heap and request size */
+#else
+    FAIL_IF(hi != 0); /* LDREX/STREX: nothing is ever masked */
+#endif
+    return 0;
+}
+
 /* ================================ vectors and main ================================ */
 
 static int sweep_mode;
@@ -408,6 +468,8 @@ int main(void) {
         p += 5;
         uint32_t first = parse_u32(&p), count = parse_u32(&p);
         run_sweep(first, count ? count : 1000u);
+    } else if (strstr(cmd, "window") != NULL) {
+        run_window();
     } else {
         run_seed();
     }
