@@ -27,6 +27,10 @@
 #define HEAP_BYTES (16 * 1024)
 #endif
 #define TABLE 16
+/* Largest chunk: the table's live set (TABLE * LARGE_MAX at worst) must stay below the heap, or every
+ * allocation fails - and a failing allocation scans the whole table, which at storm rates starves the
+ * collectors at lower priorities. */
+#define LARGE_MAX (HEAP_BYTES / 24u)
 #define PRIO_LOW 0xC0u  /* SysTick */
 #define PRIO_MID 0x80u  /* TIMER0 */
 #define PRIO_HIGH 0x40u /* TIMER1 */
@@ -120,8 +124,8 @@ static uint32_t rng_low = 1, rng_mid = 2, rng_high = 3;
 static void seed_low(void) { /* SysTick: large chunks, sometimes a collection inside the handler */
     struct level_stats *st = &stats[1];
     st->ticks++;
-    table_churn(st, &rng_low, 256, 2048);
-    if (xorshift(&rng_low) % 4u == 0) {
+    table_churn(st, &rng_low, 256, LARGE_MAX);
+    if (xorshift(&rng_low) % 2u == 0) {
         int r = rgc_collect(&heap);
         if (r == RGC_OK)
             st->collects++;
@@ -143,7 +147,7 @@ static void seed_high(void) { /* TIMER1: checks the heap on every tick */
     st->ticks++;
     FAIL_IF(rgc_check(&heap) != RGC_OK);
     st->checks++;
-    table_churn(st, &rng_high, 32, 512);
+    table_churn(st, &rng_high, 32, LARGE_MAX / 4u);
 }
 
 /* Objects held only on the foreground's stack across collections started here and in handlers. */
@@ -161,6 +165,9 @@ static void foreground_round(uint32_t *rng) {
         stats[0].collects++;
     else if (r == RGC_BUSY)
         stats[0].busy++;
+    /* idle a while holding them: the collections SysTick starts now see them only on this stack */
+    for (uint32_t t0 = board_ticks(); board_ticks() - t0 < board_tick_hz / 2000u;) {
+    }
     for (int i = 0; i < 4; i++)
         if (mine[i] != NULL) {
             FAIL_IF(!intact(mine[i]));
@@ -180,9 +187,10 @@ static int run_seed(void) {
     board_timer_start(0, hz / 5000u, PRIO_MID);           /* 5 kHz */
     board_timer_start(1, hz / 100u, PRIO_HIGH);           /* 100 Hz, rgc_check each tick */
     uint32_t rng = 12345, start = board_ticks();
-    const uint32_t duration = hz / 4u; /* 250 ms of emulated time */
+    const uint32_t duration = hz / 4u; /* 250 ms of emulated time at the seed's rates */
     while (board_ticks() - start < duration)
         foreground_round(&rng);
+    const uint32_t emulated_ms = 250;
     systick_stop();
     board_timer_stop(0);
     board_timer_stop(1);
@@ -206,15 +214,18 @@ static int run_seed(void) {
         sh_put_u32("  collections", stats[l].collects);
         sh_put_u32("  busy", stats[l].busy);
         sh_put_u32("  checks", stats[l].checks);
+        sh_put_u32("  allocations per emulated second", stats[l].allocs * 1000u / emulated_ms);
     }
     sh_put_u32("heap collections", hs.collections);
+    sh_put_u32("collections per emulated second", hs.collections * 1000u / emulated_ms);
     sh_put_u32("heap misuse", hs.misuse);
     sh_put_u32("claim retries", hs.claim_retries);
     sh_put_u32("deferred frees", hs.deferred_frees);
     sh_put_u32("longest masked window (ticks)", hs.longest_masked);
     FAIL_IF(hs.misuse != 0);
-    FAIL_IF(stats[1].ticks < 10 || stats[2].ticks < 100 || stats[3].ticks < 10);
-    FAIL_IF(stats[0].collects + stats[1].collects < 5);
+    /* every source ran at (nearly) its rate: a late lower-priority tick merges, as on hardware */
+    FAIL_IF(stats[1].ticks < 40 || stats[2].ticks < 900 || stats[3].ticks < 20);
+    FAIL_IF(stats[0].collects < 5 || stats[1].collects < 2); /* in the foreground and in SysTick */
     return 0;
 }
 
