@@ -18,19 +18,18 @@ run() { # name, then cmake arguments
   ctest --test-dir "$out/$name" --output-on-failure -j "$jobs"
 }
 
-# The freestanding core for Cortex-M: CAS build (M3) and masked-atomics build (M0+), -Werror.
+# librgc.a for Cortex-M through the toolchain file: LDREX/STREX build (M3) and masked-atomics build
+# (M0+), -Werror. (The QEMU tests in the gcc build run these on emulated hardware.)
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
-  echo "=== arm-none-eabi (compile only) ==="
   for cpu in cortex-m3 cortex-m0plus; do
-    mkdir -p "$out/arm-$cpu"
-    for src in "$root"/src/*.c; do
-      arm-none-eabi-gcc -std=c11 -mcpu=$cpu -mthumb -Os -ffreestanding -Wall -Wextra -Wpedantic -Werror \
-        -I"$root/include" -c "$src" -o "$out/arm-$cpu/$(basename "$src" .c).o"
-    done
-    arm-none-eabi-size -t "$out/arm-$cpu"/*.o | tail -n 1 | awk -v c=$cpu '{print c ": core text " $1 " bytes, data " $2 ", bss " $3}'
+    echo "=== arm-none-eabi $cpu (librgc.a, MinSizeRel) ==="
+    cmake -S "$root" -B "$out/arm-$cpu" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/arm-none-eabi.cmake" \
+      -DRGC_CPU=$cpu -DRGC_PORT=cortex-m -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+    cmake --build "$out/arm-$cpu" -j "$jobs" >/dev/null
+    arm-none-eabi-size -t "$out/arm-$cpu/librgc.a" | tail -n 1 | awk -v c=$cpu '{print c ": librgc.a text " $1 " bytes, data " $2 ", bss " $3}'
   done
 else
-  echo "=== arm-none-eabi-gcc not installed: Cortex-M compile check skipped ==="
+  echo "=== arm-none-eabi-gcc not installed: Cortex-M builds skipped ==="
 fi
 
 run gcc        -DCMAKE_C_COMPILER=gcc
