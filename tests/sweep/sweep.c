@@ -72,9 +72,9 @@ static void sweep_scenario(const scenario *sc, uint64_t only_n, int only_body)
      * after one run; from then on the victim's path up to any injection point is the same every run
      * (checked: every injection must fire). */
     snprintf(g_repro, sizeof g_repro, "%s", sc->name);
-    int f0 = run_one(sc, 0, 0, 0, 0);
+    int f0 = run_one(sc, 0, 0, 0);
     uint64_t warm = g_vpoints;
-    f0 |= run_one(sc, 0, 0, 0, 0);
+    f0 |= run_one(sc, 0, 0, 0);
     uint64_t points = g_vpoints;
     if (warm != points && g_verbose) {
         printf("  (warm-up run had %llu points, steady state %llu)\n", (unsigned long long)warm,
@@ -103,7 +103,7 @@ static void sweep_scenario(const scenario *sc, uint64_t only_n, int only_body)
                 printf(" N=%llu body %u:\n", (unsigned long long)n, body);
             }
             snprintf(g_repro, sizeof g_repro, "%s %llu %u", sc->name, (unsigned long long)n, body);
-            int f = run_one(sc, n, body, 0, 0);
+            int f = run_one(sc, n, body, 0);
             runs++;
             if (f != 0) {
                 failed++;
