@@ -2,21 +2,24 @@
  *
  * A runtime-style foreground loop (level 0) works on the heap: a table of objects and a linked list,
  * each step written so that the structure is consistent at every instruction outside rgc calls
- * (allocate-then-publish, unpublish-then-free, in-place resizes ordered so that the canary never claims
- * more than rgc_size). Three simulator levels do their own table work and collect now and then.
- * A thread of ours sends SIGINT to the core thread at random intervals (a raw signal, not a simulator
- * level: like a POSIX runtime's Ctrl-C handler it is not held off by rgc's mask, and rgc_port_level()
- * inside it is the level it interrupted). Its handler requests an abort:
+ * (allocate-then-publish, unpublish-then-free, in-place resizes never below what the canary claims).
+ * Three simulator levels do their own table work and collect now and then; a fourth level is never
+ * raised (see below). A thread of ours sends SIGINT to the core thread at random intervals (a raw
+ * signal, not a simulator level: like a POSIX runtime's Ctrl-C handler it is not held off by rgc's
+ * mask, and rgc_port_level() inside it is the level it interrupted). Its handler requests an abort:
  *   - when it interrupted level 0 and rgc_busy_depth(&heap) == 0, it unwinds at once with
  *     siglongjmp to the loop's top;
  *   - otherwise (inside an rgc call at level 0, or inside a handler) it only sets a flag, which the
  *     loop checks after each step (after the rgc call returned) and then aborts the same way.
- * After every abort the foreground checks, with levels 1..3 held off: rgc_busy_depth is 0, the port's
- * mask still works (a raised level is delivered at once), rgc_check is RGC_OK, every table object and
- * list node is intact (canary, rgc_size); every few aborts it also collects and checks again (nothing
- * reachable was lost). The foreground marks which rgc call it is in (a flag around each call): aborts
- * taken with busy depth 0 while that flag was set (the call's own prologue/epilogue, or calls that do
- * not count in the busy depth) are reported per call.
+ * After every abort the foreground checks: rgc_busy_depth is 0 and so is the level-0 call depth in the
+ * handle, no collection was left running, the port's mask still works (a raised level is delivered at
+ * once), and, with levels 1..3 held off, rgc_check is RGC_OK and every table object and list node is
+ * intact (canary, rgc_size); every few aborts it also collects and checks again (nothing reachable was
+ * lost). When the handler unwinds, it also looks at the interrupted context's signal mask: the
+ * never-raised level is blocked only inside rgc_port_mask, so that tells an unwind out of an rgc masked
+ * window (an rgc call that does not count in the busy depth) - a failure. The foreground also marks
+ * which rgc call it is in (a flag around each call): unwinds with busy depth 0 while that flag was set
+ * (the calls' own prologues/epilogues, harmless) are reported per call.
  */
 #define _GNU_SOURCE
 #include <pthread.h>

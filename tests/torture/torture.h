@@ -51,8 +51,9 @@ struct tt_opts {
     double seconds; /* time budget of the scenario (CI default per scenario, or --seconds/--soak) */
     bool soak;      /* --soak: long run, progress line every 10 s */
     uint64_t seed;  /* --seed, else time based (printed) */
-    bool minimums;  /* enforce the spec's speed minimums (optimised builds, unless --no-minimums) */
+    bool minimums;  /* enforce the spec's speed minimums (TT_FAST_BUILD, unless --no-minimums) */
     bool verbose;
+    unsigned storm_rate; /* storm scenarios: the storm thread's pace, interrupts/s (0: maximum) */
 };
 extern struct tt_opts tt_opt;
 extern rgc_heap tt_heap;

@@ -152,8 +152,9 @@ void tt_minimum(double value, double minimum, const char *what) {
     if (tt_opt.minimums) {
         TT_CHECK(value >= minimum, "%s: %.0f, the spec's minimum is %.0f", what, value, minimum);
     } else if (value < minimum) {
-        printf("  note: %s %.0f below the spec's %.0f (minimum enforced in optimised builds only)\n", what,
-               value, minimum);
+        printf("  note: %s %.0f below the spec's %.0f (enforced only in optimised compare-and-swap builds "
+               "without sanitizers)\n",
+               what, value, minimum);
     }
 }
 
