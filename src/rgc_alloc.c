@@ -120,7 +120,7 @@ void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
     if (!heap_ok(h))
         return NULL;
     if (n == 0 || n > h->nblocks * RGC_BS || (flags & ~(unsigned)RGC_FINALISER) != 0) {
-        stat_inc(h, &h->misuse);
+        rgc_count_misuse(h);
         return NULL;
     }
     return rgc_alloc_blocks(h, (n + RGC_BS - 1u) / RGC_BS, flags);
@@ -155,7 +155,7 @@ void rgc_free(rgc_heap *h, void *p) {
         return;
     size_t b = block_of_start(h, p);
     if (b == RGC_NONE) {
-        stat_inc(h, &h->misuse);
+        rgc_count_misuse(h);
         return;
     }
     rgc_ctx c;
@@ -235,7 +235,7 @@ void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move) {
     }
     size_t b = block_of_start(h, p);
     if (b == RGC_NONE || n > h->nblocks * RGC_BS) {
-        stat_inc(h, &h->misuse);
+        rgc_count_misuse(h);
         return NULL;
     }
     rgc_ctx c;
@@ -255,27 +255,39 @@ size_t rgc_size(rgc_heap *h, const void *p) {
     return rgc_atb_run_length(h, b) * RGC_BS;
 }
 
-void *rgc_swap(rgc_heap *h, void **slot, void *value) {
-    if (slot == NULL || ((uintptr_t)slot & (sizeof(void *) - 1u)) != 0) {
-        if (heap_ok(h))
-            stat_inc(h, &h->misuse);
-        return NULL;
-    }
+static void *exchange_slot(rgc_heap *h, void **slot, void *value) {
     _Atomic(void *) *aslot = (_Atomic(void *) *)slot;
 #if RGC_ATOMICS_VIA_MASK
     rgc_window w = rgc_window_open();
     void *old = atomic_load_explicit(aslot, memory_order_relaxed);
     atomic_store_explicit(aslot, value, memory_order_relaxed);
-    if (heap_ok(h))
-        rgc_window_close(h, w);
-    else
-        rgc_port_unmask(w.saved);
+    rgc_window_close(h, w);
+    return old;
 #else
-    void *old = atomic_exchange(aslot, value);
+    (void)h;
+    return atomic_exchange(aslot, value);
 #endif
+}
+
+void *rgc_swap(rgc_heap *h, void **slot, void *value) {
+    if (slot == NULL || ((uintptr_t)slot & (sizeof(void *) - 1u)) != 0) {
+        if (heap_ok(h))
+            rgc_count_misuse(h);
+        return NULL;
+    }
+    rgc_ctx c;
+    if (!heap_ok(h) || !rgc_ctx_enter(h, &c)) { /* no heap to shade for: just the store */
+        void *old = *slot;
+        *slot = value;
+        return old;
+    }
+    /* Inside a context (rgc_busy_depth > 0): an abort must not unwind between the exchange and the
+     * shade, or out of a masked window. */
+    void *old = exchange_slot(h, slot, value);
     /* Yuasa: the overwritten reference was part of the snapshot; it must survive this collection. */
-    if (heap_ok(h) && phase_of(h) == PHASE_MARK)
+    if (phase_of(h) == PHASE_MARK)
         rgc_shade_ref(h, old);
+    ctx_leave(h, &c);
     return old;
 }
 

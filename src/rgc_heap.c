@@ -45,21 +45,28 @@ int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
     return RGC_OK;
 }
 
+/* Settings below run inside a context too: with masked atomics their updates are masked windows, and
+ * rgc_busy_depth() must cover them. */
 void rgc_lock(rgc_heap *h) {
-    if (heap_ok(h))
-        (void)uns_add(h, &h->lock_depth, 1u);
+    rgc_ctx c;
+    if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
+        return;
+    (void)uns_add(h, &h->lock_depth, 1u);
+    ctx_leave(h, &c);
 }
 
 void rgc_unlock(rgc_heap *h) {
-    if (!heap_ok(h))
+    rgc_ctx c;
+    if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
         return;
     unsigned cur = uns_load(&h->lock_depth);
     do {
         if (cur == 0) {
             stat_inc(h, &h->misuse);
-            return;
+            break;
         }
     } while (!uns_cas(h, &h->lock_depth, &cur, cur - 1u));
+    ctx_leave(h, &c);
 }
 
 void rgc_set_finaliser(rgc_heap *h, rgc_finaliser_fn fn) {
@@ -71,15 +78,13 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy) {
     if (!heap_ok(h))
         return;
     if (level >= RGC_MAX_LEVELS || (policy & ~(unsigned)(RGC_AUTO_COLLECT | RGC_NO_ALLOC)) != 0) {
-        stat_inc(h, &h->misuse);
+        rgc_count_misuse(h);
         return;
     }
     atomic_store(&h->policy[level], (uint8_t)policy);
 }
 
-int rgc_add_root(rgc_heap *h, void *start, size_t bytes) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
+static int add_root(rgc_heap *h, void *start, size_t bytes) {
     if (start == NULL || ((uintptr_t)start & (sizeof(void *) - 1u)) != 0 || bytes < sizeof(void *)) {
         stat_inc(h, &h->misuse);
         return RGC_EINVAL;
@@ -102,6 +107,15 @@ int rgc_add_root(rgc_heap *h, void *start, size_t bytes) {
             rgc_shade_ref(h, w[i]);
     }
     return RGC_OK;
+}
+
+int rgc_add_root(rgc_heap *h, void *start, size_t bytes) {
+    rgc_ctx c;
+    if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = add_root(h, start, bytes);
+    ctx_leave(h, &c);
+    return r;
 }
 
 unsigned rgc_busy_depth(rgc_heap *h) {

@@ -244,6 +244,10 @@ static inline void ctx_unpublish(rgc_heap *h, const rgc_ctx *c) {
  * or extend b: it leaves b to the collector, which frees it once unreachable. */
 bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b);
 
+/* Count a misuse from inside a context, so that rgc_busy_depth() covers the (possibly masked)
+ * counter update: a runtime never unwinds out of it. */
+void rgc_count_misuse(rgc_heap *h);
+
 static inline unsigned phase_of(rgc_heap *h) {
     return uns_load(&h->state) & PHASE_BITS;
 }

@@ -134,3 +134,11 @@ bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
     }
     return false;
 }
+
+void rgc_count_misuse(rgc_heap *h) {
+    rgc_ctx c;
+    if (!rgc_ctx_enter(h, &c))
+        return; /* counted there */
+    stat_inc(h, &h->misuse);
+    ctx_leave(h, &c);
+}

@@ -258,8 +258,11 @@ rgc_mask_state rgc_port_mask(void) {
 void rgc_port_unmask(rgc_mask_state s) {
     (void)s;
     atomic_signal_fence(memory_order_seq_cst);
+    /* Copy first: once the depth reads 0, a level above the ceiling may mask and overwrite the save
+     * slot before we restore from it. */
+    sigset_t restore = mask_saved;
     if (--mask_depth == 0)
-        pthread_sigmask(SIG_SETMASK, &mask_saved, NULL);
+        pthread_sigmask(SIG_SETMASK, &restore, NULL);
 }
 
 unsigned rgc_port_level(void) {
