@@ -276,7 +276,7 @@ void *rgc_swap(rgc_heap *h, void **slot, void *value) {
         return NULL;
     }
     rgc_ctx c;
-    if (!heap_ok(h) || !rgc_ctx_enter(h, &c)) { /* no heap to shade for: just the store */
+    if (!heap_ok(h) || !rgc_ctx_enter_busy(h, &c)) { /* no heap to shade for: just the store */
         void *old = *slot;
         *slot = value;
         return old;

@@ -224,6 +224,10 @@ typedef struct {
 } rgc_ctx;
 
 bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c);
+/* Only raise the busy depth (rgc_busy_depth) for a call that publishes nothing (rgc_swap): the slot
+ * at this depth keeps the previous call's stale value, which may still be the only trace of its
+ * result. A stale value read as "in progress" only defers a free to the collector. */
+bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c);
 static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
     /* The slot stays published (stale): the result may still live only in a register of the caller,
      * so a collection right now must keep it. It is overwritten by the next call at this depth. */

@@ -100,7 +100,8 @@ void rgc_hint_lower(rgc_heap *h, size_t b) {
     }
 }
 
-bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
+/* Level and depth of a new call, or false (counted as misuse) when either is out of range. */
+static bool ctx_reserve(rgc_heap *h, rgc_ctx *c) {
     unsigned level = rgc_port_level();
     if (level >= RGC_MAX_LEVELS) {
         stat_inc(h, &h->misuse);
@@ -111,12 +112,25 @@ bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
         stat_inc(h, &h->misuse);
         return false;
     }
-    /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
-     * it for an operation in progress (rgc_ctx_object_busy reads slots below depth). */
-    sz_store(&h->in_progress[level][depth], 0);
-    atomic_store_explicit(&h->depth[level], (uint8_t)(depth + 1u), memory_order_seq_cst);
     c->level = level;
     c->depth = depth;
+    return true;
+}
+
+bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
+    if (!ctx_reserve(h, c))
+        return false;
+    /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
+     * it for an operation in progress (rgc_ctx_object_busy reads slots below depth). */
+    sz_store(&h->in_progress[c->level][c->depth], 0);
+    atomic_store_explicit(&h->depth[c->level], (uint8_t)(c->depth + 1u), memory_order_seq_cst);
+    return true;
+}
+
+bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c) {
+    if (!ctx_reserve(h, c))
+        return false;
+    atomic_store_explicit(&h->depth[c->level], (uint8_t)(c->depth + 1u), memory_order_seq_cst);
     return true;
 }
 

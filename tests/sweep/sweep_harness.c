@@ -643,13 +643,19 @@ void irq_free_own(void)
         if (q >= 0) {
             root_set(lv->slot0 + 5, q);
         }
+        /* hold it on this stack between unrooting and freeing, as a real caller does (g_obj is not
+         * scanned: without this the object is garbage there and a collection above may free it) */
+        void *volatile held = g_obj[lv->P].p;
         root_set(lv->slot0 + 4, -1);
         irq_free_one(lv->P);
+        (void)held;
     }
     /* one of this body's own new objects */
     if (lv->a2 >= 0 && g_root_id[lv->slot0 + 1] == lv->a2) {
+        void *volatile held = g_obj[lv->a2].p; /* as above */
         root_set(lv->slot0 + 1, -1);
         irq_free_one(lv->a2);
+        (void)held;
     }
 }
 
