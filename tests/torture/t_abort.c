@@ -232,11 +232,6 @@ static size_t verify_reachable(const char *when) {
     return n;
 }
 
-TT_NOINLINE static int collect_clean(void) {
-    tt_scrub_stack();
-    return rgc_collect(&tt_heap);
-}
-
 /* The port's mask must be balanced: a raised level runs at once. If not (an abort unwound out of a
  * masked window and the port's nesting count stays up), report, and unblock the simulator's signals at
  * the OS level so that quiescing can drain them (the signal frame of each handler restores this mask). */
@@ -282,7 +277,7 @@ static void after_abort(const char *how) {
     TT_CHECK(rgc_check(&tt_heap) == RGC_OK, "abort (%s): rgc_check", how);
     (void)verify_reachable(how);
     if (aborts_checked % 8 == 0) {
-        int r = collect_clean();
+        int r = tt_collect_clean();
         if (r != RGC_OK)
             TT_CHECK(false, "abort (%s): rgc_collect from level 0 returned %d after the abort", how, r);
         (void)verify_reachable("after an abort and a collection");
@@ -363,7 +358,7 @@ int tt_abort(void) {
     double secs = tt_sec(t_end - t0);
     TT_CHECK(rgc_check(&tt_heap) == RGC_OK, "rgc_check at the end");
     if (!stop_run) { /* (a stuck mask would hold off nothing any more: all sources are stopped) */
-        collect_clean();
+        tt_collect_clean();
         (void)verify_reachable("at the end, after a collection");
     }
 

@@ -135,9 +135,10 @@ static void maintain(uint64_t *rng) {
     }
 }
 
-TT_NOINLINE static int collect_clean(void) {
-    tt_scrub_stack();
-    return rgc_collect(&tt_heap);
+static void report_progress(double elapsed) {
+    printf("[%.0f s] mark %lu, sweep-before %lu, sweep-after %lu, failures %lu\n", elapsed,
+           atomic_load(&happened[0]), atomic_load(&happened[1]), atomic_load(&happened[2]),
+           tt_async_failures() + tt_failures);
 }
 
 int tt_born_black(void) {
@@ -161,23 +162,9 @@ int tt_born_black(void) {
     rgc_sim_timer(1, 900000);
     TT_CHECK(tt_storm_begin(2, 3, tt_seed_for(tt_opt.seed, 99)) == 0, "storm start");
 
-    uint64_t t0 = tt_now_ns(), deadline = t0 + (uint64_t)(tt_opt.seconds * 1e9), progress = 0;
-    unsigned long fg_collections = 0;
-    while (tt_time_left(deadline)) {
-        rgc_mask_state m = rgc_port_mask();
-        maintain(&rngs[0]);
-        rgc_port_unmask(m);
-        if (collect_clean() == RGC_OK)
-            fg_collections++;
-        tt_mask_leaked("born_black foreground");
-        for (uint64_t until = tt_now_ns() + 300000; tt_now_ns() < until;) {
-        }
-        if (tt_progress_due(&progress))
-            printf("[%.0f s] mark %lu, sweep-before %lu, sweep-after %lu, failures %lu\n",
-                   tt_sec(tt_now_ns() - t0), atomic_load(&happened[0]), atomic_load(&happened[1]),
-                   atomic_load(&happened[2]), tt_async_failures() + tt_failures);
-    }
-    uint64_t t_end = tt_now_ns();
+    uint64_t t0, t_end;
+    unsigned long fg_collections =
+        tt_foreground_rounds("born_black foreground", maintain, &rngs[0], report_progress, &t0, &t_end);
     tt_quiesce();
     double secs = tt_sec(t_end - t0);
     maintain(&rngs[0]);

@@ -183,6 +183,13 @@ void tt_print_sim(double seconds);
 
 /* Wipe the stack below the caller (stale heap addresses there would be conservative roots). */
 void tt_scrub_stack(void);
+/* rgc_collect from a scrubbed stack, so stale words of dead frames keep nothing alive. */
+int tt_collect_clean(void);
+/* The barrier / born-black foreground until `seconds` pass: maintain() with the port's mask held, a
+ * collection from a clean stack, then 300 us without one so the handler levels collect too; progress()
+ * every 10 s. Sets *t0 and *t_end (tt_now_ns) and returns the foreground collections that ran. */
+unsigned long tt_foreground_rounds(const char *who, void (*maintain)(uint64_t *rng), uint64_t *rng,
+                                   void (*progress)(double elapsed), uint64_t *t0, uint64_t *t_end);
 
 /* Deadline loop helper. */
 static inline bool tt_time_left(uint64_t deadline) { return tt_now_ns() < deadline; }

@@ -331,3 +331,29 @@ bool tt_progress_due(uint64_t *next) {
     *next = now + 10000000000ull;
     return true;
 }
+
+TT_NOINLINE int tt_collect_clean(void) {
+    tt_scrub_stack();
+    return rgc_collect(&tt_heap);
+}
+
+unsigned long tt_foreground_rounds(const char *who, void (*maintain)(uint64_t *rng), uint64_t *rng,
+                                   void (*progress)(double elapsed), uint64_t *t0, uint64_t *t_end) {
+    *t0 = tt_now_ns();
+    uint64_t deadline = *t0 + (uint64_t)(tt_opt.seconds * 1e9), next_progress = 0;
+    unsigned long collections = 0;
+    while (tt_time_left(deadline)) {
+        rgc_mask_state m = rgc_port_mask();
+        maintain(rng);
+        rgc_port_unmask(m);
+        if (tt_collect_clean() == RGC_OK)
+            collections++;
+        tt_mask_leaked(who);
+        for (uint64_t until = tt_now_ns() + 300000; tt_now_ns() < until;) {
+        }
+        if (tt_progress_due(&next_progress))
+            progress(tt_sec(tt_now_ns() - *t0));
+    }
+    *t_end = tt_now_ns();
+    return collections;
+}
