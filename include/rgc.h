@@ -88,6 +88,62 @@ void rgc_set_finaliser(rgc_heap *h, rgc_finaliser_fn fn);
  * start a collection implicitly). A level >= RGC_MAX_LEVELS is counted as misuse. */
 void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
 
+/* ---- Step-wise collection (incremental, and MicroPython's start/root/end protocol) -------------
+ * A collection may advance in steps. Between steps every level, the foreground included, runs,
+ * allocates and mutates; pointer stores into existing objects and root ranges must go through
+ * rgc_write (objects born during the collection are born marked). Any level may run the next step
+ * (or finish the collection) when no step is executing; a call that finds a step executing below it
+ * returns RGC_BUSY at once.
+ *
+ * Work unit (budget): one block visited - a block of an object scanned while marking, a block examined
+ * while rescanning for marked objects, or a block swept. A step does at most budget units plus one
+ * block's words, so its length does not depend on the heap size; the first step (rgc_collect_start)
+ * also scans the roots (registered ranges, in-progress objects, the stacks below the caller): its cost
+ * is proportional to the roots, not to the heap. */
+
+/* Begin a collection: snapshot the roots. RGC_OK, RGC_BUSY (a collection is in progress or running),
+ * RGC_LOCKED (heap locked). */
+int rgc_collect_start(rgc_heap *h);
+/* Add root words to the collection in progress (MicroPython's gc_collect_root): marks what they refer
+ * to. Only while it is still marking and no step is executing: else RGC_EINVAL (counted as misuse). */
+int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords);
+/* Advance the collection in progress (starting one when none is) by at most `budget` units (0 is
+ * taken as 1). Returns 1 while a collection is still in progress, 0 when this step finished it,
+ * RGC_BUSY when a step or full collection is executing below the caller, RGC_LOCKED when locked. */
+int rgc_collect_step(rgc_heap *h, size_t budget);
+/* Run the collection in progress to its end (RGC_OK; also when none is in progress), RGC_BUSY or
+ * RGC_LOCKED as rgc_collect_step. */
+int rgc_collect_finish(rgc_heap *h);
+/* Free every object, running the finalisers of RGC_FINALISER objects (MicroPython's gc_sweep_all, at
+ * soft reset or exit). RGC_BUSY / RGC_LOCKED as rgc_collect. */
+int rgc_sweep_all(rgc_heap *h);
+
+/* Pacing (Baker-style): when work_per_block > 0, every allocation of n blocks at a level whose policy
+ * has RGC_AUTO_COLLECT advances the collection in progress by n * work_per_block units, and one is
+ * started once the allocation threshold (rgc_set_threshold) is crossed. 0 (default): off. */
+void rgc_set_pacing(rgc_heap *h, unsigned work_per_block);
+
+/* Allocation threshold (MicroPython's gc.threshold()): after `bytes` have been allocated since the
+ * last collection, the next allocation at a level whose policy has RGC_AUTO_COLLECT collects first
+ * (or, with pacing, starts an incremental collection). 0 (default): off. */
+void rgc_set_threshold(rgc_heap *h, size_t bytes);
+
+/* Reserve `bytes` (rounded up to blocks) at the top of the heap's last area for allocations at `level`
+ * and above: code below `level` neither allocates nor grows objects there. Reserves of several levels
+ * stack (the highest level's region is the topmost). Guarantee: an allocation at `level` of n blocks
+ * succeeds whenever the objects that levels >= `level` hold in the region leave a free run of n
+ * there - in particular any n <= the reserve while they hold nothing in it; allocations at `level`
+ * use the shared part first, the region only when the shared part has no room. RGC_EINVAL: bad level
+ * (0 has nothing below it) or the reserves would exceed the last area. Call it at start-up: objects
+ * already in the region stay until freed. bytes == 0 removes the level's reserve. */
+int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes);
+
+/* Add a further memory area to the heap (MicroPython's split heap / gc_add): carved like rgc_init's,
+ * with its own tables; searched after the areas added before it; collections cover all areas.
+ * RGC_EINVAL: bad memory, too small, overlaps an area, or RGC_MAX_AREAS reached. Call it before other
+ * levels use the heap, or from the only level that does (not reentrant with itself). */
+int rgc_add_area(rgc_heap *h, void *mem, size_t bytes);
+
 struct rgc_stats {
     size_t total_bytes;        /* pool bytes (blocks * RGC_BLOCK_BYTES) */
     size_t used_bytes;         /* bytes in HEAD/TAIL/MARK blocks */
@@ -102,6 +158,10 @@ struct rgc_stats {
     uint32_t claim_retries;    /* claims rolled back because another context took a block first */
     uint32_t deferred_frees;   /* frees turned into shading because a collection was marking */
     uint32_t longest_masked;   /* longest masked window, in rgc_port_cycles() units (0 without masks) */
+    uint32_t collect_steps;    /* rgc_collect_step calls that did work */
+    size_t areas;              /* memory areas (1 + rgc_add_area calls that succeeded) */
+    uint64_t searches;         /* allocation searches (only with RGC_SEARCH_STATS=1, else 0) */
+    uint64_t search_bytes;     /* table bytes those searches read (only with RGC_SEARCH_STATS=1) */
 };
 
 /* Snapshot of the heap's figures. Computed by reading the table (no masking): exact when nothing above

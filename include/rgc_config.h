@@ -70,6 +70,24 @@
 #endif
 #endif
 
+/* Memory areas one heap can span (rgc_init's plus rgc_add_area's). */
+#ifndef RGC_MAX_AREAS
+#define RGC_MAX_AREAS 4
+#endif
+
+/* 1: count allocation searches and the table bytes they read (rgc_stats.searches, .search_bytes), for
+ * benchmarks. Costs a counter update per search. */
+#ifndef RGC_SEARCH_STATS
+#define RGC_SEARCH_STATS 0
+#endif
+
+/* 1: compile reentrancy out - plain loads and stores instead of atomics, no in-progress slots - for a
+ * heap used from one context only (and for benchmarks: the price of reentrancy, same algorithms).
+ * Such a build must never be entered from an interrupt. */
+#ifndef RGC_SINGLE_CONTEXT
+#define RGC_SINGLE_CONTEXT 0
+#endif
+
 /* 1: check internal invariants with RGC_ASSERT (costly; for tests). */
 #ifndef RGC_DEBUG
 #define RGC_DEBUG 0
