@@ -1,0 +1,658 @@
+/* compat/micropython/gc.c - MicroPython's py/gc.h implemented on rgc (a drop-in for py/gc.c).
+ *
+ * One global rgc heap (mp_rgc_heap) replaces MicroPython's mark-sweep heap; everything around it -
+ * MicroPython's per-thread gc_lock depth, gc.disable(), gc.threshold(), the GC mutex of builds with
+ * threads and no GIL, the port's gc_collect() - behaves as in py/gc.c of MicroPython 1.25:
+ *
+ *   gc_init / gc_add           rgc_init / rgc_add_area (rgc carves its own tables out of the memory)
+ *   gc_collect_start           rgc_collect_start (snapshots rgc's roots and the caller's stack) +
+ *                              rgc_collect_roots on MicroPython's root pointers in mp_state_ctx
+ *   gc_collect_root            rgc_collect_roots
+ *   gc_collect_end             rgc_collect_finish (mark, then sweep: finalisers run from the sweep)
+ *   gc_sweep_all               rgc_sweep_all
+ *   gc_alloc/free/realloc      rgc_alloc/free/realloc, with py/gc.c's collect-and-retry around them
+ *   gc_nbytes                  rgc_size
+ *   gc_info, gc_dump_*         rgc_get_stats and rgc_dump's one-char-per-block map
+ *
+ * rgc's own allocation-failure collection is switched off (level 0 policy 0): a collection must go
+ * through the port's gc_collect(), which is the only code that knows the roots MicroPython keeps
+ * outside rgc's view (other threads' stacks, the pystack, registers). See README.md beside this file
+ * for the differences from py/gc.c and what a port gains.
+ *
+ * Build: compile this file instead of py/gc.c with -I<rgc>/include and link librgc.a (a port providing
+ * rgc_port_level / rgc_port_scan_roots / rgc_port_mask, e.g. rgc's posix port on the unix port).
+ * Copyright: rgc project; the surrounding logic follows MicroPython's py/gc.c (MIT, Damien P. George).
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "py/gc.h"
+#include "py/runtime.h"
+
+#if MICROPY_ENABLE_GC
+
+#include <rgc.h>
+
+#define BYTES_PER_BLOCK (MICROPY_BYTES_PER_GC_BLOCK)
+
+/* rgc and MicroPython must agree on the allocation granule: gc_nbytes, gc_info and mem_info report
+ * blocks, and MicroPython sizes some buffers to whole blocks. Build librgc with -DRGC_BLOCK_BYTES=... */
+_Static_assert(MICROPY_BYTES_PER_GC_BLOCK == RGC_BLOCK_BYTES,
+    "MICROPY_BYTES_PER_GC_BLOCK must equal RGC_BLOCK_BYTES (build librgc with -DRGC_BLOCK_BYTES)");
+#if MICROPY_ENABLE_FINALISER && !RGC_FINALISERS
+#error "MICROPY_ENABLE_FINALISER needs librgc built with RGC_FINALISERS=1"
+#endif
+#if RGC_INTERIOR_POINTERS
+#warning "rgc built with RGC_INTERIOR_POINTERS=1: more conservative than MicroPython's collector"
+#endif
+#if MICROPY_GC_SPLIT_HEAP_AUTO
+#error "MICROPY_GC_SPLIT_HEAP_AUTO is not supported by the rgc compat layer (areas are never released)"
+#endif
+
+/* The one heap. Public so that port code (interrupt dispatch, diagnostics) can use rgc directly. */
+rgc_heap mp_rgc_heap;
+
+#if MICROPY_PY_THREAD && !MICROPY_PY_THREAD_GIL
+/* rgc is reentrant for nested interrupt levels of one core, not for truly parallel threads at the same
+ * level: MicroPython's threads are serialised with py/gc.c's recursive mutex, exactly as there. */
+#define GC_MUTEX_INIT() mp_thread_recursive_mutex_init(&MP_STATE_MEM(gc_mutex))
+#define GC_ENTER() mp_thread_recursive_mutex_lock(&MP_STATE_MEM(gc_mutex), 1)
+#define GC_EXIT() mp_thread_recursive_mutex_unlock(&MP_STATE_MEM(gc_mutex))
+#else
+#define GC_MUTEX_INIT()
+#define GC_ENTER()
+#define GC_EXIT()
+#endif
+
+/* Base address of each area's pool (block 0), for gc_dump_alloc_table's object-type letters; NULL when
+ * unknown. rgc does not export its layout, so gc_init finds it with a probe allocation in the empty
+ * heap (first fit puts it at block 0) and checks the probe against rgc_dump's map. */
+#ifndef RGC_MAX_AREAS
+#define RGC_MAX_AREAS 1
+#endif
+static void *pool_base[RGC_MAX_AREAS];
+static void *area_start[RGC_MAX_AREAS];
+static size_t n_areas;
+
+/* ---- reading rgc_dump's map: "oooooooo: <one char per block>\n", 64 blocks a line ----------------- */
+
+enum { K_FREE, K_HEAD, K_TAIL, K_MARK, K_NONE };
+
+static int kind_of(char c) {
+    switch (c) {
+        case '.':
+            return K_FREE;
+        case 'h':
+        case 'f':
+            return K_HEAD;
+        case '=':
+            return K_TAIL;
+        case 'm':
+        case 'M':
+            return K_MARK;
+        default:
+            return K_NONE;
+    }
+}
+
+/* Calls each(ctx, area, block, kind) for every block of the map. Areas are separated by a "--" line
+ * and their offsets restart at 0; a line whose offset does not follow the previous one's is taken as
+ * a new area too. */
+typedef void (*block_fn)(void *ctx, size_t area, size_t block, int kind);
+typedef struct {
+    block_fn each;
+    void *ctx;
+    size_t area;
+    size_t next_block; /* block expected at the start of the next line */
+    bool any;
+} map_walk_t;
+
+static void map_line(void *ctx, const char *s) {
+    map_walk_t *w = ctx;
+    if (s[0] == '-' && s[1] == '-') { /* "--": the next area, its offsets restart at 0 */
+        if (w->any) {
+            w->area++;
+        }
+        w->any = false;
+        return;
+    }
+    size_t off = 0;
+    const char *p = s;
+    for (; *p && *p != ':'; p++) {
+        char c = *p;
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+        if (d == 16) {
+            return; /* not a map line */
+        }
+        off = off * 16 + d;
+    }
+    if (*p != ':') {
+        return;
+    }
+    p++;
+    while (*p == ' ') {
+        p++;
+    }
+    size_t block = off / BYTES_PER_BLOCK;
+    if (w->any && block != w->next_block) {
+        w->area++;
+    }
+    w->any = true;
+    for (; *p && *p != '\n'; p++) {
+        int k = kind_of(*p);
+        if (k != K_NONE) {
+            w->each(w->ctx, w->area, block++, k);
+        }
+    }
+    w->next_block = block;
+}
+
+static void walk_map(block_fn each, void *ctx) {
+    map_walk_t w = { each, ctx, 0, 0, false };
+    rgc_dump(&mp_rgc_heap, map_line, &w);
+}
+
+/* Probe: is the 1-block object p at block 0 of the last area in the map? */
+typedef struct {
+    size_t area;
+    int first_kind;
+    size_t heads;
+} probe_t;
+
+static void probe_block(void *ctx, size_t area, size_t block, int kind) {
+    probe_t *pr = ctx;
+    if (area == pr->area && block == 0) {
+        pr->first_kind = kind;
+    }
+    if (area == pr->area && kind == K_HEAD) {
+        pr->heads++;
+    }
+}
+
+static void find_pool_base(size_t area) {
+    pool_base[area] = NULL;
+    void *p = rgc_alloc(&mp_rgc_heap, 1, 0);
+    if (p == NULL) {
+        return;
+    }
+    probe_t pr = { area, K_NONE, 0 };
+    walk_map(probe_block, &pr);
+    if (pr.first_kind == K_HEAD && pr.heads == 1 && rgc_size(&mp_rgc_heap, p) == BYTES_PER_BLOCK) {
+        pool_base[area] = p;
+    }
+    rgc_free(&mp_rgc_heap, p);
+}
+
+/* ---- finalisers ------------------------------------------------------------------------------- */
+
+#if MICROPY_ENABLE_FINALISER
+/* py/gc.c's gc_sweep_run_finalisers, for one dead object: objects allocated with a finaliser start with
+ * type == NULL until their constructor fills it in (rgc zeroes every allocation). */
+static void run_finaliser(void *p) {
+    mp_obj_base_t *obj = (mp_obj_base_t *)p;
+    if (obj->type != NULL) {
+        mp_obj_t dest[2];
+        mp_load_method_maybe(MP_OBJ_FROM_PTR(obj), MP_QSTR___del__, dest);
+        if (dest[0] != MP_OBJ_NULL) {
+            #if MICROPY_ENABLE_SCHEDULER
+            mp_sched_lock();
+            #endif
+            mp_call_function_1_protected(dest[0], dest[1]);
+            #if MICROPY_ENABLE_SCHEDULER
+            mp_sched_unlock();
+            #endif
+        }
+    }
+}
+#endif
+
+/* ---- heap set-up ------------------------------------------------------------------------------ */
+
+void gc_init(void *start, void *end) {
+    end = (void *)((uintptr_t)end & (~(uintptr_t)(BYTES_PER_BLOCK - 1)));
+    n_areas = 0;
+    if (rgc_init(&mp_rgc_heap, start, (size_t)((byte *)end - (byte *)start)) == RGC_OK) {
+        /* Collections only through the port's gc_collect() (it knows every root); level 0 never
+         * collects implicitly inside rgc_alloc. Interrupt levels keep rgc's default: allocate, never
+         * collect. */
+        rgc_level_policy(&mp_rgc_heap, 0, 0);
+        area_start[0] = start;
+        n_areas = 1;
+        find_pool_base(0);
+    }
+    #if MICROPY_ENABLE_FINALISER
+    rgc_set_finaliser(&mp_rgc_heap, run_finaliser);
+    #endif
+
+    MP_STATE_THREAD(gc_lock_depth) = 0;
+    MP_STATE_MEM(gc_auto_collect_enabled) = 1;
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_threshold) = (size_t)-1;
+    MP_STATE_MEM(gc_alloc_amount) = 0;
+    #endif
+    GC_MUTEX_INIT();
+}
+
+#if MICROPY_GC_SPLIT_HEAP
+void gc_add(void *start, void *end) {
+    end = (void *)((uintptr_t)end & (~(uintptr_t)(BYTES_PER_BLOCK - 1)));
+    if (rgc_add_area(&mp_rgc_heap, start, (size_t)((byte *)end - (byte *)start)) == RGC_OK &&
+        n_areas < RGC_MAX_AREAS) {
+        /* the probe can only find block 0 of a new area when the older areas have no free block */
+        area_start[n_areas] = start;
+        pool_base[n_areas] = NULL;
+        n_areas++;
+    }
+}
+#endif
+
+/* ---- locking (MicroPython's per-thread depth: micropython.heap_lock() reads and writes it) -------- */
+
+void gc_lock(void) {
+    MP_STATE_THREAD(gc_lock_depth) += (1 << GC_LOCK_DEPTH_SHIFT);
+}
+
+void gc_unlock(void) {
+    MP_STATE_THREAD(gc_lock_depth) -= (1 << GC_LOCK_DEPTH_SHIFT);
+}
+
+bool gc_is_locked(void) {
+    return MP_STATE_THREAD(gc_lock_depth) != 0;
+}
+
+/* ---- collection ------------------------------------------------------------------------------- */
+
+#if MICROPY_PY_GC_COLLECT_RETVAL
+static size_t objects_before;
+#endif
+
+static size_t live_objects(void) {
+    rgc_stats st;
+    rgc_get_stats(&mp_rgc_heap, &st);
+    return st.objects;
+}
+
+static void gc_collect_start_common(void) {
+    GC_ENTER();
+    assert((MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG) == 0);
+    /* While the flag is set gc_alloc/gc_realloc return NULL (so a __del__ cannot allocate) and
+     * gc_free still works, as in py/gc.c. */
+    MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
+    #if MICROPY_PY_GC_COLLECT_RETVAL
+    objects_before = live_objects();
+    #endif
+}
+
+void gc_collect_start(void) {
+    gc_collect_start_common();
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_amount) = 0;
+    #endif
+    int rc = rgc_collect_start(&mp_rgc_heap);
+    if (rc == RGC_BUSY) {
+        /* a collection left unfinished (an exception escaped a gc_collect): finish it, start anew */
+        rgc_collect_finish(&mp_rgc_heap);
+        rc = rgc_collect_start(&mp_rgc_heap);
+    }
+    (void)rc;
+
+    /* py/gc.c's roots in the state: from thread.dict_locals up to (not including) vm.qstr_last_chunk */
+    void **ptrs = (void **)(void *)&mp_state_ctx;
+    size_t root_start = offsetof(mp_state_ctx_t, thread.dict_locals);
+    size_t root_end = offsetof(mp_state_ctx_t, vm.qstr_last_chunk);
+    gc_collect_root(ptrs + root_start / sizeof(void *), (root_end - root_start) / sizeof(void *));
+
+    #if MICROPY_ENABLE_PYSTACK
+    ptrs = (void **)(void *)MP_STATE_THREAD(pystack_start);
+    gc_collect_root(ptrs, (MP_STATE_THREAD(pystack_cur) - MP_STATE_THREAD(pystack_start)) / sizeof(void *));
+    #endif
+}
+
+#if defined(__GNUC__) && (__GNUC__ > 4 || (__GNUC__ == 4 && __GNUC_MINOR__ >= 8))
+__attribute__((no_sanitize_address))
+#endif
+void gc_collect_root(void **ptrs, size_t len) {
+    if (len > 0) {
+        rgc_collect_roots(&mp_rgc_heap, (void *const *)ptrs, len);
+    }
+}
+
+static void gc_collect_done(void) {
+    #if MICROPY_PY_GC_COLLECT_RETVAL
+    size_t after = live_objects();
+    MP_STATE_MEM(gc_collected) = objects_before > after ? objects_before - after : 0;
+    #endif
+    MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
+    GC_EXIT();
+}
+
+void gc_collect_end(void) {
+    rgc_collect_finish(&mp_rgc_heap);
+    gc_collect_done();
+}
+
+void gc_sweep_all(void) {
+    gc_collect_start_common();
+    rgc_sweep_all(&mp_rgc_heap);
+    gc_collect_done();
+}
+
+/* ---- allocation ------------------------------------------------------------------------------- */
+
+void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
+    size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
+    if (n_blocks == 0) {
+        return NULL;
+    }
+    if (MP_STATE_THREAD(gc_lock_depth) > 0) {
+        return NULL;
+    }
+    unsigned flags = 0;
+    #if MICROPY_ENABLE_FINALISER
+    if (alloc_flags & GC_ALLOC_FLAG_HAS_FINALISER) {
+        flags |= RGC_FINALISER;
+    }
+    #else
+    (void)alloc_flags;
+    #endif
+
+    GC_ENTER();
+    int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
+        GC_EXIT();
+        gc_collect();
+        collected = 1;
+        GC_ENTER();
+    }
+    #endif
+    void *p;
+    for (;;) {
+        p = rgc_alloc(&mp_rgc_heap, n_bytes, flags); /* zeroed: a finaliser object's type is NULL */
+        if (p != NULL) {
+            break;
+        }
+        GC_EXIT();
+        if (collected) {
+            return NULL;
+        }
+        gc_collect();
+        collected = 1;
+        GC_ENTER();
+    }
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_amount) += n_blocks;
+    #endif
+    GC_EXIT();
+    return p;
+}
+
+void gc_free(void *ptr) {
+    if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {
+        return; /* locked: the collector will reclaim it */
+    }
+    if (ptr == NULL) {
+        return;
+    }
+    GC_ENTER();
+    rgc_free(&mp_rgc_heap, ptr); /* never runs the finaliser, as py/gc.c */
+    GC_EXIT();
+}
+
+size_t gc_nbytes(const void *ptr) {
+    GC_ENTER();
+    size_t n = rgc_size(&mp_rgc_heap, ptr);
+    GC_EXIT();
+    return n;
+}
+
+void *gc_realloc(void *ptr_in, size_t n_bytes, bool allow_move) {
+    if (ptr_in == NULL) {
+        return gc_alloc(n_bytes, false);
+    }
+    if (n_bytes == 0) {
+        gc_free(ptr_in);
+        return NULL;
+    }
+    if (MP_STATE_THREAD(gc_lock_depth) > 0) {
+        return NULL;
+    }
+
+    GC_ENTER();
+    /* shrink or grow in place */
+    void *p = rgc_realloc(&mp_rgc_heap, ptr_in, n_bytes, false);
+    GC_EXIT();
+    if (p != NULL || !allow_move) {
+        return p;
+    }
+
+    /* a move: py/gc.c does gc_alloc (threshold, collect-and-retry), copy, gc_free; rgc_realloc moves
+     * in one call and keeps the finaliser flag */
+    size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
+    GC_ENTER();
+    int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
+        GC_EXIT();
+        gc_collect();
+        collected = 1;
+        GC_ENTER();
+    }
+    #endif
+    for (;;) {
+        p = rgc_realloc(&mp_rgc_heap, ptr_in, n_bytes, true);
+        if (p != NULL) {
+            break;
+        }
+        GC_EXIT();
+        if (collected) {
+            return NULL;
+        }
+        gc_collect();
+        collected = 1;
+        GC_ENTER();
+    }
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_amount) += n_blocks;
+    #else
+    (void)n_blocks;
+    #endif
+    GC_EXIT();
+    return p;
+}
+
+/* ---- information ------------------------------------------------------------------------------ */
+
+typedef struct {
+    gc_info_t *info;
+    size_t area;
+    size_t len;      /* blocks of the object being walked, 0 outside one */
+    size_t len_free; /* current free run */
+} info_walk_t;
+
+static void info_end_object(info_walk_t *w) {
+    if (w->len == 1) {
+        w->info->num_1block += 1;
+    } else if (w->len == 2) {
+        w->info->num_2block += 1;
+    }
+    if (w->len > w->info->max_block) {
+        w->info->max_block = w->len;
+    }
+    w->len = 0;
+}
+
+static void info_end_free(info_walk_t *w) {
+    if (w->len_free > w->info->max_free) {
+        w->info->max_free = w->len_free;
+    }
+    w->len_free = 0;
+}
+
+static void info_block(void *ctx, size_t area, size_t block, int kind) {
+    info_walk_t *w = ctx;
+    (void)block;
+    if (area != w->area) { /* objects and free runs end at an area's end */
+        info_end_object(w);
+        info_end_free(w);
+        w->area = area;
+    }
+    switch (kind) {
+        case K_FREE:
+            info_end_object(w);
+            w->info->free += 1;
+            w->len_free += 1;
+            break;
+        case K_HEAD:
+        case K_MARK:
+            info_end_object(w);
+            info_end_free(w);
+            w->info->used += 1;
+            w->len = 1;
+            break;
+        case K_TAIL:
+            w->info->used += 1;
+            w->len += 1;
+            break;
+    }
+}
+
+void gc_info(gc_info_t *info) {
+    GC_ENTER();
+    memset(info, 0, sizeof *info);
+    rgc_stats st;
+    rgc_get_stats(&mp_rgc_heap, &st);
+    info->total = st.total_bytes;
+    info_walk_t w = { info, 0, 0, 0 };
+    walk_map(info_block, &w);
+    info_end_object(&w);
+    info_end_free(&w);
+    info->used *= BYTES_PER_BLOCK;
+    info->free *= BYTES_PER_BLOCK;
+    GC_EXIT();
+}
+
+void gc_dump_info(const mp_print_t *print) {
+    gc_info_t info;
+    gc_info(&info);
+    mp_printf(print, "GC: total: %u, used: %u, free: %u",
+        (uint)info.total, (uint)info.used, (uint)info.free);
+    mp_printf(print, "\n No. of 1-blocks: %u, 2-blocks: %u, max blk sz: %u, max free sz: %u\n",
+        (uint)info.num_1block, (uint)info.num_2block, (uint)info.max_block, (uint)info.max_free);
+}
+
+/* gc_dump_alloc_table: py/gc.c's format (64 blocks a line, runs of >= 2 free lines folded, a letter
+ * for the type of each object's head), produced from rgc_dump's map in one pass. */
+#define DUMP_BYTES_PER_LINE (64)
+
+typedef struct {
+    const mp_print_t *print;
+    size_t area;
+    bool started;
+    size_t free_from; /* a free run that began at a line start is held back: (size_t)-1 when none */
+    size_t next;      /* next block to print */
+} dump_walk_t;
+
+static char head_char(size_t area, size_t block) {
+    if (area >= n_areas || pool_base[area] == NULL) {
+        return 'h';
+    }
+    void **ptr = (void **)((byte *)pool_base[area] + block * BYTES_PER_BLOCK);
+    if (*ptr == &mp_type_tuple) {
+        return 'T';
+    } else if (*ptr == &mp_type_list) {
+        return 'L';
+    } else if (*ptr == &mp_type_dict) {
+        return 'D';
+    } else if (*ptr == &mp_type_str || *ptr == &mp_type_bytes) {
+        return 'S';
+    }
+    #if MICROPY_PY_BUILTINS_BYTEARRAY
+    else if (*ptr == &mp_type_bytearray) {
+        return 'A';
+    }
+    #endif
+    #if MICROPY_PY_ARRAY
+    else if (*ptr == &mp_type_array) {
+        return 'A';
+    }
+    #endif
+    #if MICROPY_PY_BUILTINS_FLOAT
+    else if (*ptr == &mp_type_float) {
+        return 'F';
+    }
+    #endif
+    else if (*ptr == &mp_type_fun_bc) {
+        return 'B';
+    } else if (*ptr == &mp_type_module) {
+        return 'M';
+    }
+    return 'h';
+}
+
+static void dump_put(dump_walk_t *w, size_t block, char c) {
+    if (block % DUMP_BYTES_PER_LINE == 0) {
+        mp_printf(w->print, "\n%08x: ", (uint)(block * BYTES_PER_BLOCK));
+    }
+    mp_printf(w->print, "%c", c);
+}
+
+/* Print the held-back free run [free_from, end). */
+static void dump_flush_free(dump_walk_t *w, size_t end) {
+    if (w->free_from == (size_t)-1) {
+        return;
+    }
+    size_t bl = w->free_from;
+    w->free_from = (size_t)-1;
+    if (end - bl >= 2 * DUMP_BYTES_PER_LINE) {
+        mp_printf(w->print, "\n       (%u lines all free)", (uint)(end - bl) / DUMP_BYTES_PER_LINE);
+        bl = end & ~(size_t)(DUMP_BYTES_PER_LINE - 1);
+    }
+    for (; bl < end; bl++) {
+        dump_put(w, bl, '.');
+    }
+}
+
+static void dump_area_end(dump_walk_t *w) {
+    if (w->started) {
+        dump_flush_free(w, w->next);
+        mp_print_str(w->print, "\n");
+    }
+}
+
+static void dump_block(void *ctx, size_t area, size_t block, int kind) {
+    dump_walk_t *w = ctx;
+    if (!w->started || area != w->area) {
+        dump_area_end(w);
+        w->started = true;
+        w->area = area;
+        w->free_from = (size_t)-1;
+        void *from = area < n_areas ? (pool_base[area] ? pool_base[area] : area_start[area]) : NULL;
+        mp_printf(w->print, "GC memory layout; from %p:", from);
+    }
+    w->next = block + 1;
+    if (kind == K_FREE) {
+        if (w->free_from != (size_t)-1) {
+            return;
+        }
+        if (block % DUMP_BYTES_PER_LINE == 0) {
+            w->free_from = block;
+            return;
+        }
+        dump_put(w, block, '.');
+        return;
+    }
+    dump_flush_free(w, block);
+    dump_put(w, block, kind == K_HEAD ? head_char(area, block) : kind == K_TAIL ? '=' : 'm');
+}
+
+void gc_dump_alloc_table(const mp_print_t *print) {
+    GC_ENTER();
+    dump_walk_t w = { print, 0, false, (size_t)-1, 0 };
+    walk_map(dump_block, &w);
+    dump_area_end(&w);
+    GC_EXIT();
+}
+
+#endif /* MICROPY_ENABLE_GC */

@@ -1,0 +1,17 @@
+# rgc.mk - build-time substitution of py/gc.c by compat/micropython/gc.c in a MicroPython port.
+# Usage (from ports/<port>, after the port's own Makefile):
+#   make -f Makefile -f <rgc>/compat/micropython/rgc.mk RGC_ROOT=<rgc> RGC_LIB_DIR=<dir of librgc.a> ...
+# The explicit rule below takes precedence over the pattern rule that would compile $(TOP)/py/gc.c;
+# the rest of the port is compiled exactly as in a stock build. qstr extraction still reads py/gc.c
+# (it provides MP_QSTR___del__, the only qstr the compat layer uses).
+RGC_ROOT ?= $(error set RGC_ROOT to the rgc source tree)
+RGC_LIB_DIR ?= $(error set RGC_LIB_DIR to the directory holding librgc.a)
+RGC_COMPAT_DIR ?= $(RGC_ROOT)/compat/micropython
+
+$(BUILD)/py/gc.o: CFLAGS += -std=gnu11 -I$(RGC_ROOT)/include
+$(BUILD)/py/gc.o: $(RGC_COMPAT_DIR)/gc.c $(RGC_ROOT)/include/rgc.h $(RGC_ROOT)/include/rgc_config.h
+	$(call compile_c)
+
+# librgc.a after every object (LDFLAGS follows $^ on the link line); the posix port needs pthreads.
+LDFLAGS += -L$(RGC_LIB_DIR) -lrgc -lpthread
+$(BUILD)/$(PROG): $(RGC_LIB_DIR)/librgc.a
