@@ -162,6 +162,9 @@ struct rgc_stats {
     size_t areas;              /* memory areas (1 + rgc_add_area calls that succeeded) */
     uint64_t searches;         /* allocation searches (only with RGC_SEARCH_STATS=1, else 0) */
     uint64_t search_bytes;     /* table bytes those searches read (only with RGC_SEARCH_STATS=1) */
+    size_t one_block_objects;  /* objects of 1 block (MicroPython's gc_info num_1block) */
+    size_t two_block_objects;  /* objects of 2 blocks (num_2block) */
+    size_t largest_object_bytes; /* largest live object, in bytes (max_block) */
 };
 
 /* Snapshot of the heap's figures. Computed by reading the table (no masking): exact when nothing above
@@ -185,29 +188,47 @@ struct rgc_root_range {
     size_t words;
 };
 
+/* One memory area: its own tables and pool. Blocks have global indices: area i's block k is
+ * first + k, with first a multiple of 64 (table bytes and free-map bits never straddle areas). */
+struct rgc_area {
+    _Atomic uint8_t *atb;       /* 2 bits per block: FREE, HEAD, TAIL, MARK */
+    _Atomic uint8_t *ftb;       /* 1 bit per block: finaliser */
+    _Atomic uint32_t *free_map; /* 1 bit per 64 blocks: the group may hold a free block */
+    uint8_t *pool;
+    size_t first;
+    size_t nblocks;
+};
+
 struct rgc_heap {
     uint32_t magic;
-    _Atomic uint8_t *atb; /* 2 bits per block: FREE, HEAD, TAIL, MARK */
-    _Atomic uint8_t *ftb; /* 1 bit per block: finaliser */
-    uint8_t *pool;
-    size_t nblocks;
-    size_t atb_bytes;
-    _Atomic size_t hint;           /* advisory: table byte where the free search starts */
+    _Atomic unsigned nareas;
+    struct rgc_area areas[RGC_MAX_AREAS];
+    _Atomic size_t nblocks;        /* blocks in all areas */
+    _Atomic size_t end;            /* global index past the last area's last block */
+    _Atomic size_t hint;           /* advisory: lowest free block (1-block searches start here) */
+    _Atomic size_t rover;          /* advisory: where the next multi-block search starts (next fit) */
+    _Atomic size_t limit[RGC_MAX_LEVELS]; /* allocations at a level stay below its limit (reserves) */
+    size_t reserve_blocks[RGC_MAX_LEVELS];
     _Atomic unsigned state;        /* collection phase | rescan request */
-    _Atomic unsigned collector;    /* 0, or 1 + level of the running collection */
+    _Atomic unsigned collector;    /* 0, or 1 + level of the step or collection executing */
     _Atomic size_t sweep_pos;      /* first block whose byte the sweeper has not finished */
     _Atomic size_t sweep_done;     /* every block below is swept (no MARK left there) */
     _Atomic unsigned lock_depth;
+    _Atomic unsigned pacing;       /* work units per allocated block (0: off) */
+    _Atomic size_t threshold;      /* bytes allocated between automatic collections (0: off) */
+    _Atomic size_t allocated;      /* bytes allocated since the last collection started */
     rgc_finaliser_fn _Atomic finaliser;
     _Atomic uint8_t policy[RGC_MAX_LEVELS];
     _Atomic uint8_t depth[RGC_MAX_LEVELS];                 /* rgc calls in progress per level */
     _Atomic size_t in_progress[RGC_MAX_LEVELS][RGC_MAX_NEST]; /* 1 + block being operated on, or 0 */
     struct rgc_root_range roots[RGC_MAX_ROOTS];
     _Atomic unsigned root_count;
-    size_t mark_sp; /* collector-private from here on */
+    size_t mark_sp; /* owned by the step or collection executing, from here on */
+    size_t rescan_pos;
     size_t mark_stack[RGC_MARK_STACK_DEPTH];
+    size_t searches, search_bytes; /* RGC_SEARCH_STATS only (plain counters, approximate) */
     _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,
-        deferred_frees, longest_masked;
+        deferred_frees, longest_masked, collect_steps;
 };
 
 #ifdef __cplusplus

@@ -20,19 +20,57 @@ static unsigned born_state(rgc_heap *h, size_t s) {
     return AT_HEAD;
 }
 
-/* Start of the first run of nb free blocks inside [from, to), or RGC_NONE. *first_free receives the
- * first free block seen (for the hint). Plain relaxed reads: the claim re-validates every block. */
-static size_t find_free_run(rgc_heap *h, size_t from, size_t to, size_t nb, size_t *first_free) {
-    size_t run = 0;
-    size_t b = from;
-    while (b < to) {
-        uint8_t byte = u8_load(&h->atb[ATB_INDEX(b)]);
-        if ((b & 3u) == 0 && b + 4u <= to) {
+/* Search (no masking; the claim re-validates every block it takes).
+ *
+ * Where a search starts: 1-block requests from `hint`, the lowest free block (first fit: small objects
+ * pack the holes, as in MicroPython); larger ones from `rover`, where the last multi-block allocation
+ * ended (next fit: they do not walk past the small holes at the bottom every time). Both wrap once.
+ * The free map lets a search skip a full group of 64 blocks by reading one bit, and 2048 blocks by
+ * one word; within a group it reads table bytes, four blocks each.
+ *
+ * Worst case: a request that fits nowhere reads every table byte of the non-full groups once.
+ * Expected: next fit meets the free space ahead of the rover, so a steady mix of sizes reads a few
+ * bytes per allocation (figures in bench/results). */
+
+/* First run of nb free blocks of area a inside the global range [from, to), or RGC_NONE. */
+static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t from, size_t to,
+                               size_t nb) {
+    size_t lo = from > a->first ? from - a->first : 0; /* local indices from here on */
+    size_t hi = to - a->first < a->nblocks ? to - a->first : a->nblocks;
+    size_t run = 0, b = lo;
+    size_t group_from = (lo & 63u) == 0 ? lo : RGC_NONE; /* a group we look at from its start */
+    bool group_free = false;
+    size_t reads = 0;
+    while (b < hi) {
+        if ((b & 63u) == 0) {
+            if (group_from != RGC_NONE && group_from + 64u == b && !group_free)
+                rgc_map_clear_full(h, a, group_from >> 6);
+            uint32_t word = atomic_load_explicit(&a->free_map[b >> 11], memory_order_relaxed);
+            reads += 4u;
+            if ((word >> ((b >> 6) & 31u)) == 0) { /* no free block in this word's remaining groups */
+                run = 0;
+                b = ((b >> 11) + 1u) << 11;
+                group_from = RGC_NONE;
+                continue;
+            }
+            if (((word >> ((b >> 6) & 31u)) & 1u) == 0) { /* this group is full */
+                run = 0;
+                b += 64u;
+                group_from = RGC_NONE;
+                continue;
+            }
+            group_from = b;
+            group_free = false;
+        }
+        uint8_t byte = u8_load(&a->atb[ATB_INDEX(b)]);
+        reads++;
+        if ((b & 3u) == 0 && b + 4u <= hi) {
             if (byte == 0) { /* four free blocks */
-                if (*first_free == RGC_NONE)
-                    *first_free = b;
-                if (run + 4u >= nb)
-                    return b - run;
+                group_free = true;
+                if (run + 4u >= nb) {
+                    SEARCH_STAT(h, search_bytes, reads);
+                    return a->first + b - run;
+                }
                 run += 4u;
                 b += 4u;
                 continue;
@@ -44,42 +82,92 @@ static size_t find_free_run(rgc_heap *h, size_t from, size_t to, size_t nb, size
             }
         }
         if (ATB_GET(byte, b) == AT_FREE) {
-            if (*first_free == RGC_NONE)
-                *first_free = b;
-            if (++run == nb)
-                return b + 1u - nb;
+            group_free = true;
+            if (++run == nb) {
+                SEARCH_STAT(h, search_bytes, reads);
+                return a->first + b + 1u - nb;
+            }
         } else {
             run = 0;
         }
         b++;
     }
+    SEARCH_STAT(h, search_bytes, reads);
     return RGC_NONE;
+}
+
+/* First run of nb free blocks inside the global range [from, to), areas in order. */
+static size_t find_run(rgc_heap *h, size_t from, size_t to, size_t nb) {
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        if (area_end(a) <= from || a->first >= to || a->nblocks < nb)
+            continue;
+        size_t s = find_run_in_area(h, a, from, to, nb);
+        if (s != RGC_NONE)
+            return s;
+    }
+    return RGC_NONE;
+}
+
+/* Run of nb free blocks in [lo, hi): from the size's start position to hi, then from lo around. */
+static size_t search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t start) {
+    if (start < lo || start >= hi)
+        start = lo;
+    size_t s = find_run(h, start, hi, nb);
+    if (s == RGC_NONE && start > lo) {
+        size_t wrap_to = start + nb - 1u < hi ? start + nb - 1u : hi;
+        s = find_run(h, lo, wrap_to, nb);
+    }
+    return s;
 }
 
 /* Find and claim nb blocks for context c; returns the HEAD block or RGC_NONE. */
 static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
+    size_t shared = level_limit(h, 0), mine = level_limit(h, c->level);
     for (;;) {
+        SEARCH_STAT(h, searches, 1u);
         size_t hint = sz_load(&h->hint);
-        size_t start = hint < h->atb_bytes ? hint << 2 : 0;
-        size_t first_free = RGC_NONE;
-        size_t s = find_free_run(h, start, h->nblocks, nb, &first_free);
-        if (s == RGC_NONE && start > 0) {
-            size_t to = start + nb - 1u < h->nblocks ? start + nb - 1u : h->nblocks;
-            first_free = RGC_NONE;
-            s = find_free_run(h, 0, to, nb, &first_free);
+        size_t start = hint;
+        if (nb > 1u) {
+            size_t rover = sz_load(&h->rover);
+            start = rover > hint ? rover : hint; /* nothing is free below the hint */
         }
+        size_t s = search_range(h, 0, shared, nb, start);
+        if (s == RGC_NONE && mine > shared) /* this level's reserve (and those of levels below it) */
+            s = search_range(h, shared, mine, nb, shared);
         if (s == RGC_NONE)
             return RGC_NONE;
         /* Publish before the first claim step: from here on a collection anywhere above us keeps the
          * object alive although we hold only its index. */
         ctx_publish(h, c, s, SLOT_CLAIM);
         if (rgc_atb_claim_run(h, s, nb, born_state(h, s))) {
-            size_t next = first_free == s ? ATB_INDEX(s + nb) : ATB_INDEX(first_free);
-            if (next != hint)
-                (void)sz_cas(h, &h->hint, &hint, next); /* advisory: losing the race is fine */
+            if (nb == 1u) {
+                if (s >= hint && s + 1u != hint) /* advisory: losing the race to a release is fine */
+                    (void)sz_cas(h, &h->hint, &hint, s + 1u);
+            } else {
+                sz_store(&h->rover, s + nb);
+            }
             return s;
         }
         stat_inc(h, &h->claim_retries);
+    }
+}
+
+/* Before an allocation of nb blocks at a level whose policy collects: pacing and the threshold. */
+static void collect_before_alloc(rgc_heap *h, const rgc_ctx *c, size_t nb) {
+    size_t threshold = sz_load(&h->threshold);
+    unsigned pacing = uns_load(&h->pacing);
+    bool due = false;
+    if (threshold != 0) {
+        size_t before = sz_add(h, &h->allocated, nb * RGC_BS);
+        due = before + nb * RGC_BS >= threshold;
+    }
+    if (pacing != 0) {
+        if (due || phase_of(h) != PHASE_IDLE) /* RGC_BUSY below us: just allocate */
+            (void)rgc_collect_step_in(h, c, nb * pacing);
+    } else if (due) {
+        (void)rgc_collect_run(h, c, COLLECT_FULL);
     }
 }
 
@@ -94,6 +182,8 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
         ctx_leave(h, &c);
         return NULL;
     }
+    if ((policy & RGC_AUTO_COLLECT) && uns_load(&h->lock_depth) == 0)
+        collect_before_alloc(h, &c, nb);
     bool collected = false;
     while (uns_load(&h->lock_depth) == 0) {
         size_t s = claim_somewhere(h, &c, nb);
@@ -105,8 +195,9 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
                 ftb_set(h, s);
             break;
         }
-        /* Never wait for a collection we preempted: rgc_collect_full returns RGC_BUSY at once. */
-        if (collected || !(policy & RGC_AUTO_COLLECT) || rgc_collect_full(h, &c) != RGC_OK)
+        /* Never wait for a collection we preempted: rgc_collect_run returns RGC_BUSY at once. */
+        if (collected || !(policy & RGC_AUTO_COLLECT) ||
+            rgc_collect_run(h, &c, COLLECT_FOR_ALLOC) != RGC_OK)
             break;
         collected = true;
     }
@@ -119,7 +210,7 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
 void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
     if (!heap_ok(h))
         return NULL;
-    if (n == 0 || n > h->nblocks * RGC_BS || (flags & ~(unsigned)RGC_FINALISER) != 0) {
+    if (n == 0 || n > sz_load(&h->nblocks) * RGC_BS || (flags & ~(unsigned)RGC_FINALISER) != 0) {
         rgc_count_misuse(h);
         return NULL;
     }
@@ -201,7 +292,10 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
         stat_inc(h, &h->failed_allocs);
         return NULL;
     }
-    if (!busy && b + nb <= h->nblocks && rgc_atb_claim_tails(h, b + cur, b + nb)) {
+    /* In place only inside the area and below this level's limit (reserves of higher levels). */
+    const struct rgc_area *a = area_of(h, b);
+    if (!busy && b + nb <= area_end(a) && b + nb <= level_limit(h, c->level) &&
+        rgc_atb_claim_tails(h, b + cur, b + nb)) {
         RGC_UNPOISON(block_addr(h, b + cur), (nb - cur) * RGC_BS);
         __builtin_memset(block_addr(h, b + cur), 0, (nb - cur) * RGC_BS);
         return p;
@@ -234,7 +328,7 @@ void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move) {
         return NULL;
     }
     size_t b = block_of_start(h, p);
-    if (b == RGC_NONE || n > h->nblocks * RGC_BS) {
+    if (b == RGC_NONE || n > sz_load(&h->nblocks) * RGC_BS) {
         rgc_count_misuse(h);
         return NULL;
     }
@@ -257,7 +351,12 @@ size_t rgc_size(rgc_heap *h, const void *p) {
 
 static void *exchange_slot(rgc_heap *h, void **slot, void *value) {
     _Atomic(void *) *aslot = (_Atomic(void *) *)slot;
-#if RGC_ATOMICS_VIA_MASK
+#if RGC_SINGLE_CONTEXT
+    (void)h;
+    void *old = atomic_load_explicit(aslot, memory_order_relaxed);
+    atomic_store_explicit(aslot, value, memory_order_relaxed);
+    return old;
+#elif RGC_ATOMICS_VIA_MASK
     rgc_window w = rgc_window_open();
     void *old = atomic_load_explicit(aslot, memory_order_relaxed);
     atomic_store_explicit(aslot, value, memory_order_relaxed);

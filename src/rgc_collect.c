@@ -13,6 +13,16 @@
  * Higher levels run to completion while we are suspended; lower levels are frozen while we run, so
  * their stacks and in-progress slots are constant roots for the whole collection.
  *
+ * Steps (rgc_collect_step): the collection is a state machine the collector role advances - roots
+ * (first step only), drain the mark stack (an object is scanned at most `budget` blocks at a time: the
+ * rest is pushed back as a continuation), rescan marked blocks from rescan_pos while a rescan is
+ * requested, leave MARK with the compare-and-swap, sweep byte by byte. Between steps nothing is
+ * executing it: any level may take the role (CAS on h->collector) and run the next step. Nothing is
+ * released while marking (frees and shrinks are deferred), so a continuation block stays the object's.
+ * Between steps lower levels run too; the snapshot still holds: their stores go through rgc_write,
+ * their new objects are born MARK, and the stacks were part of the snapshot when the first step began
+ * (anything they load later was reachable then, or is new).
+ *
  * Sweep (one table byte at a time): sweep_pos is the first block of the byte being swept. A HEAD found
  * at or after sweep_pos is garbage (everything live there is MARK: reachable, or born MARK because it
  * lies at/after sweep_pos). After moving sweep_pos on, the previous byte is checked once more for
@@ -22,18 +32,16 @@
 
 /* Block of the object a word refers to, or RGC_NONE. */
 static size_t ref_block(rgc_heap *h, uintptr_t w) {
-    uintptr_t base = (uintptr_t)h->pool;
-    if (w < base)
+    size_t off;
+    size_t b = block_of_addr(h, w, &off);
+    if (b == RGC_NONE)
         return RGC_NONE;
-    uintptr_t off = w - base;
-    if (off >= (uintptr_t)h->nblocks * RGC_BS)
-        return RGC_NONE;
-    size_t b = (size_t)(off / RGC_BS);
 #if RGC_INTERIOR_POINTERS
-    while (b > 0 && atb_state(h, b) == AT_TAIL)
+    const struct rgc_area *a = area_of(h, b);
+    while (b > a->first && atb_state_in(a, b) == AT_TAIL)
         b--;
 #else
-    if ((off & (RGC_BS - 1u)) != 0)
+    if (off != 0)
         return RGC_NONE;
 #endif
     return b;
@@ -49,13 +57,16 @@ void rgc_shade_ref(rgc_heap *h, const void *p) {
         request_rescan(h);
 }
 
-static void mark_block(rgc_heap *h, size_t b) {
-    if (!rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
-        return;
+static void mark_push(rgc_heap *h, size_t b) {
     if (h->mark_sp < RGC_MARK_STACK_DEPTH)
         h->mark_stack[h->mark_sp++] = b;
     else
         request_rescan(h); /* overflow: found again by the rescan of MARK blocks */
+}
+
+static void mark_block(rgc_heap *h, size_t b) {
+    if (rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
+        mark_push(h, b);
 }
 
 /* Conservative scan: any word that refers to an object marks it. Reads stacks (ASan redzones) and
@@ -69,64 +80,84 @@ RGC_NO_ASAN static void scan_words(rgc_heap *h, void *const *words, size_t nword
     }
 }
 
-static void scan_object(rgc_heap *h, size_t b) {
-    size_t j = b;
+/* Scan the object blocks from b (its HEAD, or a TAIL where an earlier step stopped) on, at most
+ * `budget` blocks; pushes the rest back. Returns the blocks scanned. */
+static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget) {
+    const struct rgc_area *a = area_of(h, b);
+    size_t end = area_end(a), j = b, done = 0;
     do {
-        scan_words(h, (void *const *)(void *)block_addr(h, j), RGC_WORDS_PER_BLOCK);
-    } while (++j < h->nblocks && atb_state(h, j) == AT_TAIL);
+        if (done == budget) {
+            mark_push(h, j); /* continuation: a TAIL of the same object (nothing is released now) */
+            break;
+        }
+        scan_words(h, (void *const *)(void *)block_addr_in(a, j), RGC_WORDS_PER_BLOCK);
+        done++;
+    } while (++j < end && atb_state_in(a, j) == AT_TAIL);
+    return done;
 }
 
-static void drain(rgc_heap *h) {
-    while (h->mark_sp > 0)
-        scan_object(h, h->mark_stack[--h->mark_sp]);
-}
-
-/* Trace the children of every MARK object: finds shaded objects and mark-stack overflow. */
-static void rescan_heap(rgc_heap *h) {
-    for (size_t k = 0; k < h->atb_bytes; k++) {
-        uint8_t byte = u8_load(&h->atb[k]);
-        if ((byte & (byte >> 1) & 0x55u) == 0) /* no MARK in these four blocks */
-            continue;
-        for (size_t b = k << 2; b < (k << 2) + 4u && b < h->nblocks; b++) {
-            if (atb_state(h, b) == AT_MARK) {
-                scan_object(h, b);
-                drain(h);
-            }
+/* Objects other contexts are in the middle of claiming, freeing or resizing (DESIGN 6). */
+static void scan_slots(rgc_heap *h) {
+    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
+        for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
+            size_t v = sz_load(&h->in_progress[level][d]);
+            if (v != 0 && area_of(h, SLOT_BLOCK(v)) != NULL)
+                mark_block(h, SLOT_BLOCK(v));
         }
     }
 }
 
-static void scan_roots(rgc_heap *h) {
+enum { ROOTS_ALL, ROOTS_SLOTS_ONLY };
+
+/* Enter the mark phase and snapshot the roots. Caller holds the collector role, phase is IDLE. */
+static void begin_collection(rgc_heap *h, int roots) {
+    h->mark_sp = 0;
+    h->rescan_pos = RGC_NONE;
+    sz_store(&h->allocated, 0);
+    sz_store(&h->sweep_pos, 0);
+    sz_store(&h->sweep_done, 0);
+    uns_store(&h->state, PHASE_MARK);
+    scan_slots(h);
+    if (roots == ROOTS_SLOTS_ONLY)
+        return;
     for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
         void *start = atomic_load_explicit(&h->roots[i].start, memory_order_seq_cst);
         if (start != NULL)
             scan_words(h, (void *const *)start, h->roots[i].words);
     }
-    /* Objects other contexts are in the middle of claiming, freeing or resizing (DESIGN 6). */
-    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
-        for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
-            size_t v = sz_load(&h->in_progress[level][d]);
-            if (v != 0 && SLOT_BLOCK(v) < h->nblocks)
-                mark_block(h, SLOT_BLOCK(v));
-        }
-    }
     rgc_port_scan_roots(h, scan_words);
 }
 
-static void mark_phase(rgc_heap *h) {
-    h->mark_sp = 0;
-    sz_store(&h->sweep_pos, 0);
-    sz_store(&h->sweep_done, 0);
-    uns_store(&h->state, PHASE_MARK);
-    scan_roots(h);
-    for (;;) {
-        drain(h);
-        unsigned expected = PHASE_MARK;
-        if (uns_cas(h, &h->state, &expected, PHASE_SWEEP))
-            return;
-        (void)uns_and(h, &h->state, ~(unsigned)STATE_RESCAN);
-        rescan_heap(h);
+/* Next global block at or after b that lies in an area, or RGC_NONE past the last area. */
+static size_t next_block(rgc_heap *h, size_t b) {
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        if (b < area_end(a))
+            return b > a->first ? b : a->first;
     }
+    return RGC_NONE;
+}
+
+/* Rescan: push the MARK blocks of one table byte from rescan_pos (the stack is empty here). */
+static size_t rescan_byte(rgc_heap *h) {
+    size_t b = next_block(h, h->rescan_pos);
+    if (b == RGC_NONE) {
+        h->rescan_pos = RGC_NONE;
+        return 1u;
+    }
+    const struct rgc_area *a = area_of(h, b);
+    uint8_t byte = u8_load(atb_byte(a, b));
+    size_t byte_end = (b | 3u) + 1u;
+    if (byte_end > area_end(a))
+        byte_end = area_end(a);
+    if ((byte & (byte >> 1) & 0x55u) != 0) { /* a MARK among these four blocks */
+        for (size_t k = b; k < byte_end; k++)
+            if (atb_state_in(a, k) == AT_MARK)
+                mark_push(h, k);
+    }
+    h->rescan_pos = byte_end;
+    return 4u;
 }
 
 /* Return a dead object at HEAD b (finaliser first). Published so that a stray free of the same
@@ -166,32 +197,76 @@ static void sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b) {
     }
 }
 
-static void unmark_byte(rgc_heap *h, size_t k) {
-    uint8_t byte = u8_load(&h->atb[k]);
+/* Unmark the blocks of the table byte holding block b (objects born MARK behind the sweeper). */
+static void unmark_byte(rgc_heap *h, size_t b) {
+    const struct rgc_area *a = area_of(h, b);
+    if (a == NULL)
+        return;
+    uint8_t byte = u8_load(atb_byte(a, b));
     if ((byte & (byte >> 1) & 0x55u) == 0)
         return;
-    for (size_t b = k << 2; b < (k << 2) + 4u && b < h->nblocks; b++)
-        (void)rgc_atb_transition(h, b, AT_MARK, AT_HEAD);
+    size_t first = b & ~(size_t)3u;
+    for (size_t k = first; k < first + 4u && k < area_end(a); k++)
+        (void)rgc_atb_transition(h, k, AT_MARK, AT_HEAD);
 }
 
-static void sweep_phase(rgc_heap *h, const rgc_ctx *c) {
-    for (size_t k = 0; k < h->atb_bytes; k++) {
-        size_t first = k << 2;
-        sz_store(&h->sweep_pos, first);
-        if (k > 0) {
-            unmark_byte(h, k - 1u);
-            sz_store(&h->sweep_done, first);
-        }
-        for (size_t b = first; b < first + 4u && b < h->nblocks; b++)
-            sweep_block(h, c, b);
+/* Sweep the table byte at sweep_pos; false when the sweep is complete. */
+static bool sweep_byte(rgc_heap *h, const rgc_ctx *c) {
+    size_t pos = sz_load(&h->sweep_pos);
+    size_t first = next_block(h, pos);
+    if (first != RGC_NONE && first != pos)
+        sz_store(&h->sweep_pos, first); /* skip the gap between two areas */
+    if (pos != 0) { /* the byte behind: objects born MARK there while it was being swept */
+        unmark_byte(h, pos - 4u);
+        sz_store(&h->sweep_done, first != RGC_NONE ? first : pos);
     }
-    sz_store(&h->sweep_pos, h->atb_bytes << 2);
-    unmark_byte(h, h->atb_bytes - 1u);
-    sz_store(&h->sweep_done, h->nblocks);
-    uns_store(&h->state, PHASE_IDLE);
+    if (first == RGC_NONE) {
+        sz_store(&h->sweep_done, sz_load(&h->end));
+        uns_store(&h->state, PHASE_IDLE);
+        return false;
+    }
+    const struct rgc_area *a = area_of(h, first);
+    size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
+    for (size_t b = first; b < byte_end; b++)
+        sweep_block(h, c, b);
+    sz_store(&h->sweep_pos, first + 4u);
+    return true;
 }
 
-int rgc_collect_full(rgc_heap *h, const rgc_ctx *c) {
+/* Advance the collection by at most budget units (RGC_NONE: to the end). True when it finished. */
+static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
+    size_t work = 0;
+    while (work < budget) {
+        if (phase_of(h) == PHASE_SWEEP) {
+            if (!sweep_byte(h, c)) {
+                stat_inc(h, &h->collections);
+                return true;
+            }
+            work += 4u;
+            continue;
+        }
+        if (h->mark_sp > 0) {
+            size_t b = h->mark_stack[--h->mark_sp];
+            work += scan_object_from(h, b, budget == RGC_NONE ? RGC_NONE : budget - work);
+            continue;
+        }
+        if (h->rescan_pos != RGC_NONE) {
+            work += rescan_byte(h);
+            continue;
+        }
+        unsigned expected = PHASE_MARK;
+        if (uns_cas(h, &h->state, &expected, PHASE_SWEEP))
+            continue;
+        /* Someone shaded a block (or the stack overflowed): trace every MARK block's children. */
+        (void)uns_and(h, &h->state, ~(unsigned)STATE_RESCAN);
+        h->rescan_pos = 0;
+        work++;
+    }
+    return false;
+}
+
+/* Take the collector role for context c; RGC_OK, RGC_LOCKED or RGC_BUSY. */
+static int acquire(rgc_heap *h, const rgc_ctx *c) {
     if (uns_load(&h->lock_depth) != 0)
         return RGC_LOCKED;
     unsigned none = 0;
@@ -202,12 +277,45 @@ int rgc_collect_full(rgc_heap *h, const rgc_ctx *c) {
     /* Our own stale slots (this depth and deeper) describe nothing in progress any more. */
     for (unsigned d = c->depth; d < RGC_MAX_NEST; d++)
         sz_store(&h->in_progress[c->level][d], 0);
-    mark_phase(h);
-    sweep_phase(h, c);
-    stat_inc(h, &h->collections);
-    uns_store(&h->collector, 0);
     return RGC_OK;
 }
+
+static void release_role(rgc_heap *h) {
+    uns_store(&h->collector, 0);
+}
+
+int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
+    int r = acquire(h, c);
+    if (r != RGC_OK)
+        return r;
+    bool was_running = phase_of(h) != PHASE_IDLE;
+    if (was_running)
+        (void)advance(h, c, RGC_NONE);
+    /* A full collection frees everything unreachable now; an allocation is content with the end of
+     * the collection that was in progress. */
+    if (how == COLLECT_FULL || (how == COLLECT_FOR_ALLOC && !was_running)) {
+        begin_collection(h, ROOTS_ALL);
+        (void)advance(h, c, RGC_NONE);
+    }
+    release_role(h);
+    return RGC_OK;
+}
+
+int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget) {
+    int r = acquire(h, c);
+    if (r != RGC_OK)
+        return r;
+    if (budget == 0)
+        budget = 1u;
+    if (phase_of(h) == PHASE_IDLE)
+        begin_collection(h, ROOTS_ALL);
+    bool done = advance(h, c, budget);
+    stat_inc(h, &h->collect_steps);
+    release_role(h);
+    return done ? 0 : 1;
+}
+
+/* ---- public entry points -------------------------------------------------------------------- */
 
 int rgc_collect(rgc_heap *h) {
     if (!heap_ok(h))
@@ -215,7 +323,91 @@ int rgc_collect(rgc_heap *h) {
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
-    int r = rgc_collect_full(h, &c);
+    int r = rgc_collect_run(h, &c, COLLECT_FULL);
+    ctx_leave(h, &c);
+    return r;
+}
+
+int rgc_collect_step(rgc_heap *h, size_t budget) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    rgc_ctx c;
+    if (!rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = rgc_collect_step_in(h, &c, budget);
+    ctx_leave(h, &c);
+    return r;
+}
+
+int rgc_collect_finish(rgc_heap *h) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    rgc_ctx c;
+    if (!rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = rgc_collect_run(h, &c, COLLECT_FINISH);
+    ctx_leave(h, &c);
+    return r;
+}
+
+int rgc_collect_start(rgc_heap *h) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    rgc_ctx c;
+    if (!rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = acquire(h, &c);
+    if (r == RGC_OK) {
+        if (phase_of(h) == PHASE_IDLE)
+            begin_collection(h, ROOTS_ALL);
+        else
+            r = RGC_BUSY; /* one is in progress: step or finish it */
+        release_role(h);
+    }
+    ctx_leave(h, &c);
+    return r;
+}
+
+int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    rgc_ctx c;
+    if (!rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = RGC_EINVAL;
+    if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0) {
+        stat_inc(h, &h->misuse);
+    } else if (acquire(h, &c) == RGC_OK) {
+        if (phase_of(h) == PHASE_MARK) {
+            scan_words(h, words, nwords);
+            r = RGC_OK;
+        } else {
+            stat_inc(h, &h->misuse); /* no collection is marking: nothing to add roots to */
+        }
+        release_role(h);
+    } else {
+        r = RGC_BUSY;
+    }
+    ctx_leave(h, &c);
+    return r;
+}
+
+int rgc_sweep_all(rgc_heap *h) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    rgc_ctx c;
+    if (!rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = acquire(h, &c);
+    if (r == RGC_OK) {
+        if (phase_of(h) != PHASE_IDLE)
+            (void)advance(h, &c, RGC_NONE);
+        /* No roots but the objects suspended contexts are operating on: freeing those under them
+         * would break the table (a resumed claim would add TAILs behind a FREE block). */
+        begin_collection(h, ROOTS_SLOTS_ONLY);
+        (void)advance(h, &c, RGC_NONE);
+        release_role(h);
+    }
     ctx_leave(h, &c);
     return r;
 }

@@ -12,25 +12,48 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out) {
     __builtin_memset(out, 0, sizeof *out);
     if (!heap_ok(h))
         return;
-    size_t used = 0, objects = 0, run = 0, longest = 0;
-    for (size_t b = 0; b < h->nblocks; b++) {
-        unsigned st = atb_state(h, b);
-        if (st == AT_FREE) {
-            if (++run > longest)
-                longest = run;
-            continue;
+    size_t used = 0, objects = 0, longest = 0, ones = 0, twos = 0, largest = 0, nblocks = 0;
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        size_t run = 0, obj = 0;
+        nblocks += a->nblocks;
+        for (size_t b = a->first; b < area_end(a); b++) {
+            unsigned st = atb_state_in(a, b);
+            if (st != AT_TAIL && obj != 0) { /* the object before b ends here */
+                ones += obj == 1u;
+                twos += obj == 2u;
+                largest = obj > largest ? obj : largest;
+                obj = 0;
+            }
+            if (st == AT_FREE) {
+                if (++run > longest)
+                    longest = run;
+                continue;
+            }
+            run = 0;
+            used++;
+            if (st != AT_TAIL) {
+                objects++;
+                obj = 1;
+            } else if (obj != 0) {
+                obj++;
+            }
         }
-        run = 0;
-        used++;
-        if (st != AT_TAIL)
-            objects++;
+        ones += obj == 1u;
+        twos += obj == 2u;
+        largest = obj > largest ? obj : largest;
     }
-    out->blocks = h->nblocks;
-    out->total_bytes = h->nblocks * RGC_BS;
+    out->blocks = nblocks;
+    out->areas = n;
+    out->total_bytes = nblocks * RGC_BS;
     out->used_bytes = used * RGC_BS;
     out->free_bytes = out->total_bytes - out->used_bytes;
     out->largest_free_bytes = longest * RGC_BS;
     out->objects = objects;
+    out->one_block_objects = ones;
+    out->two_block_objects = twos;
+    out->largest_object_bytes = largest * RGC_BS;
     out->collections = u32_load(&h->collections);
     out->busy_collections = u32_load(&h->busy_collections);
     out->failed_allocs = u32_load(&h->failed_allocs);
@@ -38,11 +61,74 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out) {
     out->claim_retries = u32_load(&h->claim_retries);
     out->deferred_frees = u32_load(&h->deferred_frees);
     out->longest_masked = u32_load(&h->longest_masked);
+    out->collect_steps = u32_load(&h->collect_steps);
+    out->searches = h->searches;
+    out->search_bytes = h->search_bytes;
+}
+
+static bool area_ok(const rgc_heap *h, unsigned i) {
+    const struct rgc_area *a = &h->areas[i];
+    if (a->atb == NULL || a->pool == NULL || a->nblocks == 0 || a->free_map == NULL ||
+        (a->first & 63u) != 0 || (RGC_FINALISERS && a->ftb == NULL))
+        return false;
+    return i == 0 ? a->first == 0 : a->first >= area_end(&h->areas[i - 1u]);
+}
+
+/* Nothing is in the middle of an rgc call anywhere: the free map is exact then. */
+static bool all_quiet(rgc_heap *h) {
+    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++)
+        if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) != 0)
+            return false;
+    return uns_load(&h->collector) == 0;
+}
+
+static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, size_t sweep_done,
+                      bool quiet) {
+    /* Invariant 1: well-formed runs. Invariant 5: no MARK outside marking except not yet swept. */
+    unsigned prev = AT_FREE;
+    bool group_has_free = false;
+    for (size_t b = a->first; b < area_end(a); b++) {
+        unsigned st = atb_state_in(a, b);
+        if (st == AT_TAIL && prev == AT_FREE)
+            return RGC_ECORRUPT;
+        if (st == AT_MARK && (phase == PHASE_IDLE || (phase == PHASE_SWEEP && b < sweep_done)))
+            return RGC_ECORRUPT;
+        if (ftb_get(h, b) && st != AT_HEAD && st != AT_MARK)
+            return RGC_ECORRUPT; /* finaliser bit on a block that starts no object */
+        group_has_free |= st == AT_FREE;
+        if ((b + 1u - a->first) % 64u == 0 || b + 1u == area_end(a)) {
+            /* Free map: a group with a free block has its bit set. */
+            if (quiet && group_has_free && !map_get(a, (b - a->first) >> 6))
+                return RGC_ECORRUPT;
+            group_has_free = false;
+        }
+        prev = st;
+    }
+    /* Table bits past the last block stay FREE / clear. */
+    for (size_t k = a->nblocks; k < ((a->nblocks + 3u) & ~(size_t)3u); k++)
+        if (ATB_GET(u8_load(&a->atb[ATB_INDEX(k)]), k) != AT_FREE)
+            return RGC_ECORRUPT;
+#if RGC_FINALISERS
+    for (size_t k = a->nblocks; k < ((a->nblocks + 7u) & ~(size_t)7u); k++)
+        if (u8_load(&a->ftb[FTB_INDEX(k)]) & FTB_BIT(k))
+            return RGC_ECORRUPT;
+#endif
+    return RGC_OK;
 }
 
 int rgc_check(rgc_heap *h) {
-    if (h == NULL || h->magic != RGC_MAGIC || h->atb == NULL || h->pool == NULL || h->nblocks == 0 ||
-        h->atb_bytes != (h->nblocks + 3u) / 4u)
+    if (h == NULL || h->magic != RGC_MAGIC)
+        return RGC_ECORRUPT;
+    unsigned n = heap_areas(h);
+    if (n == 0 || n > RGC_MAX_AREAS)
+        return RGC_ECORRUPT;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!area_ok(h, i))
+            return RGC_ECORRUPT;
+        total += h->areas[i].nblocks;
+    }
+    if (total != sz_load(&h->nblocks) || sz_load(&h->end) != area_end(&h->areas[n - 1u]))
         return RGC_ECORRUPT;
     unsigned state = uns_load(&h->state);
     unsigned phase = state & PHASE_BITS;
@@ -51,31 +137,18 @@ int rgc_check(rgc_heap *h) {
     if (uns_load(&h->collector) > RGC_MAX_LEVELS || uns_load(&h->root_count) > RGC_MAX_ROOTS)
         return RGC_ECORRUPT;
     size_t sweep_done = sz_load(&h->sweep_done);
-
-    /* Invariant 1: well-formed runs. Invariant 5: no MARK outside marking except not yet swept. */
-    unsigned prev = AT_FREE;
-    for (size_t b = 0; b < h->nblocks; b++) {
-        unsigned st = atb_state(h, b);
-        if (st == AT_TAIL && prev == AT_FREE)
+    bool quiet = all_quiet(h);
+    for (unsigned i = 0; i < n; i++)
+        if (check_area(h, &h->areas[i], phase, sweep_done, quiet) != RGC_OK)
             return RGC_ECORRUPT;
-        if (st == AT_MARK && (phase == PHASE_IDLE || (phase == PHASE_SWEEP && b < sweep_done)))
-            return RGC_ECORRUPT;
-        if (ftb_get(h, b) && st != AT_HEAD && st != AT_MARK)
-            return RGC_ECORRUPT; /* finaliser bit on a block that starts no object */
-        prev = st;
-    }
-    /* Table bits past the last block stay FREE / clear. */
-    for (size_t b = h->nblocks; b < h->atb_bytes * 4u; b++)
-        if (atb_state(h, b) != AT_FREE)
-            return RGC_ECORRUPT;
-#if RGC_FINALISERS
-    for (size_t b = h->nblocks; b < ((h->nblocks + 7u) & ~(size_t)7u); b++)
-        if (ftb_get(h, b))
-            return RGC_ECORRUPT;
-#endif
-    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++)
+    size_t end = sz_load(&h->end);
+    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
         if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) > RGC_MAX_NEST)
             return RGC_ECORRUPT;
+        size_t lim = sz_load(&h->limit[level]);
+        if (lim > end || (level > 0 && lim < sz_load(&h->limit[level - 1u])))
+            return RGC_ECORRUPT;
+    }
     for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
         void *start = atomic_load_explicit(&h->roots[i].start, memory_order_relaxed);
         if (((uintptr_t)start & (sizeof(void *) - 1u)) != 0)
@@ -99,18 +172,26 @@ void rgc_dump(rgc_heap *h, void (*print)(void *ctx, const char *s), void *ctx) {
         return;
     }
     char line[8 + 2 + 64 + 2];
-    for (size_t b = 0; b < h->nblocks; b += 64u) {
-        char *p = put_hex(line, b * RGC_BS, 8);
-        *p++ = ':';
-        *p++ = ' ';
-        for (size_t j = b; j < b + 64u && j < h->nblocks; j++) {
-            unsigned st = atb_state(h, j);
-            bool fin = ftb_get(h, j);
-            *p++ = st == AT_FREE ? '.' : st == AT_TAIL ? '=' : st == AT_HEAD ? (fin ? 'f' : 'h')
-                                                                            : (fin ? 'M' : 'm');
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        if (i > 0)
+            print(ctx, "--\n"); /* the next area; offsets restart at its pool */
+        for (size_t b = a->first; b < area_end(a); b += 64u) {
+            char *p = put_hex(line, (b - a->first) * RGC_BS, 8);
+            *p++ = ':';
+            *p++ = ' ';
+            for (size_t j = b; j < b + 64u && j < area_end(a); j++) {
+                unsigned st = atb_state_in(a, j);
+                bool fin = ftb_get(h, j);
+                *p++ = st == AT_FREE   ? '.'
+                       : st == AT_TAIL ? '='
+                       : st == AT_HEAD ? (fin ? 'f' : 'h')
+                                       : (fin ? 'M' : 'm');
+            }
+            *p++ = '\n';
+            *p = '\0';
+            print(ctx, line);
         }
-        *p++ = '\n';
-        *p = '\0';
-        print(ctx, line);
     }
 }

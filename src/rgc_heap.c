@@ -7,42 +7,137 @@
  * makes every object suitable for any type. */
 #define RGC_POOL_ALIGN (RGC_BS < _Alignof(max_align_t) ? RGC_BS : _Alignof(max_align_t))
 
-int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
-    if (h == NULL || mem == NULL || ((uintptr_t)mem & (sizeof(void *) - 1u)) != 0)
-        return RGC_EINVAL;
-    /* Each block costs RGC_BS bytes + 2 ATB bits (+ 1 FTB bit): start from that ratio, then step down
-     * until the rounded-up tables and the pool alignment fit too (a few steps at most). */
-    const size_t bits_per_block = RGC_BS * 8u + 2u + (RGC_FINALISERS ? 1u : 0u);
-    size_t n = bytes / bits_per_block * 8u + (bytes % bits_per_block) * 8u / bits_per_block;
-    size_t atb_bytes = 0, ftb_bytes = 0, pool_off = 0;
+/* Carve [mem, mem+bytes) into tables and pool for area a (a->first is set by the caller).
+ * False when it cannot hold one block with its tables. */
+static bool carve_area(struct rgc_area *a, void *mem, size_t bytes) {
+    if (mem == NULL || ((uintptr_t)mem & (sizeof(void *) - 1u)) != 0)
+        return false;
+    /* Each block costs RGC_BS bytes + 2 ATB bits (+ 1 FTB bit) + 1/64 map bit: start from that ratio
+     * (in 1/64 bits, without overflowing size_t), then step down until the rounded-up tables and the
+     * pool alignment fit (a few steps). */
+    const size_t per_block = (RGC_BS * 8u + 2u + (RGC_FINALISERS ? 1u : 0u)) * 64u + 1u;
+    size_t n = bytes / per_block * 512u + (bytes % per_block) * 512u / per_block;
+    size_t pool_off = 0;
     for (; n > 0; n--) {
-        atb_bytes = (n + 3u) / 4u;
-        ftb_bytes = RGC_FINALISERS ? (n + 7u) / 8u : 0u;
-        uintptr_t tables_end = (uintptr_t)mem + atb_bytes + ftb_bytes;
+        uintptr_t tables_end = (uintptr_t)mem + area_table_bytes(n);
         uintptr_t pool = (tables_end + RGC_POOL_ALIGN - 1u) & ~(uintptr_t)(RGC_POOL_ALIGN - 1u);
         pool_off = (size_t)(pool - (uintptr_t)mem);
         if (pool_off <= bytes && n <= (bytes - pool_off) / RGC_BS)
             break;
     }
     if (n == 0)
-        return RGC_EINVAL;
-
+        return false;
+    size_t atb_bytes = (n + 3u) / 4u, ftb_bytes = RGC_FINALISERS ? (n + 7u) / 8u : 0u;
+    size_t map_off = (atb_bytes + ftb_bytes + 3u) & ~(size_t)3u;
     RGC_UNPOISON(mem, bytes); /* a previous heap's free blocks may lie anywhere in it */
+    __builtin_memset(mem, 0, area_table_bytes(n));
+    a->atb = (_Atomic uint8_t *)mem;
+    a->ftb = RGC_FINALISERS ? (_Atomic uint8_t *)mem + atb_bytes : NULL;
+    a->free_map = (_Atomic uint32_t *)(void *)((uint8_t *)mem + map_off);
+    for (size_t g = 0; g < (n + 63u) / 64u; g++) /* every group starts free */
+        atomic_store_explicit(&a->free_map[g >> 5],
+                              atomic_load_explicit(&a->free_map[g >> 5], memory_order_relaxed) |
+                                  (uint32_t)1u << (g & 31u),
+                              memory_order_relaxed);
+    a->pool = (uint8_t *)mem + pool_off;
+    a->nblocks = n;
+    RGC_POISON(a->pool, n * RGC_BS);
+    return true;
+}
+
+/* Limits of every level from the reserves: level l may use blocks below end - (reserves above l). */
+static void update_limits(rgc_heap *h) {
+    size_t end = sz_load(&h->end), above = 0;
+    for (unsigned level = RGC_MAX_LEVELS; level-- > 0;) {
+        sz_store(&h->limit[level], end - above);
+        above += h->reserve_blocks[level];
+    }
+}
+
+int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
+    if (h == NULL)
+        return RGC_EINVAL;
+    struct rgc_area area;
+    area.first = 0;
+    if (!carve_area(&area, mem, bytes))
+        return RGC_EINVAL;
     __builtin_memset(h, 0, sizeof *h);
-    __builtin_memset(mem, 0, atb_bytes + ftb_bytes);
-    h->atb = (_Atomic uint8_t *)mem;
-    h->ftb = RGC_FINALISERS ? (_Atomic uint8_t *)mem + atb_bytes : NULL;
-    h->pool = (uint8_t *)mem + pool_off;
-    h->nblocks = n;
-    h->atb_bytes = atb_bytes;
-    h->sweep_done = n;
+    h->areas[0] = area;
+    atomic_store(&h->nareas, 1u);
+    atomic_store(&h->nblocks, area.nblocks);
+    atomic_store(&h->end, area.nblocks);
+    atomic_store(&h->sweep_done, area.nblocks);
     atomic_store(&h->policy[0], (uint8_t)RGC_AUTO_COLLECT);
     atomic_store(&h->hint, 0);
+    atomic_store(&h->rover, 0);
     atomic_store(&h->state, PHASE_IDLE);
-    RGC_POISON(h->pool, n * RGC_BS);
+    h->rescan_pos = RGC_NONE;
+    update_limits(h);
     h->magic = RGC_MAGIC;
     atomic_signal_fence(memory_order_seq_cst);
     return RGC_OK;
+}
+
+static bool overlaps(const void *mem, size_t bytes, const struct rgc_area *a) {
+    uintptr_t lo = (uintptr_t)mem, hi = lo + bytes;
+    uintptr_t alo = (uintptr_t)a->atb, ahi = (uintptr_t)(a->pool + a->nblocks * RGC_BS);
+    return lo < ahi && alo < hi;
+}
+
+int rgc_add_area(rgc_heap *h, void *mem, size_t bytes) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    unsigned n = heap_areas(h);
+    bool bad = n >= RGC_MAX_AREAS || mem == NULL || bytes == 0 || (uintptr_t)mem + bytes < (uintptr_t)mem;
+    for (unsigned i = 0; i < n && !bad; i++)
+        bad = overlaps(mem, bytes, &h->areas[i]);
+    struct rgc_area area;
+    if (!bad) {
+        area.first = (area_end(&h->areas[n - 1u]) + 63u) & ~(size_t)63u;
+        bad = !carve_area(&area, mem, bytes);
+    }
+    if (bad) {
+        rgc_count_misuse(h);
+        return RGC_EINVAL;
+    }
+    /* Publish: the area first, then the count readers loop to; limits last (until then no level
+     * allocates there). The previous last area's reserves move to the new last area. */
+    h->areas[n] = area;
+    atomic_store_explicit(&h->nareas, n + 1u, memory_order_release);
+    (void)sz_add(h, &h->nblocks, area.nblocks);
+    sz_store(&h->end, area_end(&area));
+    update_limits(h);
+    return RGC_OK;
+}
+
+int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes) {
+    if (!heap_ok(h))
+        return RGC_EINVAL;
+    if (level == 0 || level >= RGC_MAX_LEVELS) {
+        rgc_count_misuse(h);
+        return RGC_EINVAL;
+    }
+    const struct rgc_area *last = &h->areas[heap_areas(h) - 1u];
+    size_t want = bytes / RGC_BS + (bytes % RGC_BS != 0), others = 0;
+    for (unsigned l = 1; l < RGC_MAX_LEVELS; l++)
+        others += l == level ? 0 : h->reserve_blocks[l];
+    if (want > last->nblocks || others + want >= last->nblocks) { /* the shared part keeps a block */
+        rgc_count_misuse(h);
+        return RGC_EINVAL;
+    }
+    h->reserve_blocks[level] = want;
+    update_limits(h);
+    return RGC_OK;
+}
+
+void rgc_set_threshold(rgc_heap *h, size_t bytes) {
+    if (heap_ok(h))
+        sz_store(&h->threshold, bytes);
+}
+
+void rgc_set_pacing(rgc_heap *h, unsigned work_per_block) {
+    if (heap_ok(h))
+        uns_store(&h->pacing, work_per_block);
 }
 
 /* Settings below run inside a context too: with masked atomics their updates are masked windows, and

@@ -1,9 +1,13 @@
 /* rgc_internal.h - the block layout, the table primitives and the per-context bookkeeping shared by
  * the core's sources. Nothing here is public.
  *
- * Memory given to rgc_init is carved as
+ * Each memory area (rgc_init's, then rgc_add_area's) is carved as
  *
- *     [ ATB: 2 bits per block ][ FTB: 1 bit per block ][ pad ][ pool: nblocks * RGC_BLOCK_BYTES ]
+ *     [ ATB: 2 bits/block ][ FTB: 1 bit/block ][ free map: 1 bit/64 blocks ][ pad ][ pool ]
+ *
+ * Blocks are named by a global index: area a's block k is a->first + k, where a->first is a multiple
+ * of 64, so an ATB byte, an FTB byte and a free-map bit always belong to one area. Indices between
+ * areas name no block. Objects never span areas.
  *
  * ATB (allocation table) byte k describes blocks 4k..4k+3, block b in bits 2*(b%4)..2*(b%4)+1:
  *   FREE (0)  the block is unused
@@ -12,6 +16,12 @@
  *   MARK (3)  a HEAD the running collection has marked (reachable or born during it)
  * An object is a run HEAD TAIL*. Invariant 1 - a TAIL never follows a FREE - holds at every instant:
  * runs are claimed HEAD first then TAILs in order, and released TAILs last-first, HEAD last.
+ *
+ * Free map bit g of an area: its blocks 64g..64g+63 may hold a FREE block. Invariant: a group with a
+ * FREE block has its bit set (a set bit over a full group only costs a look). Every release sets the
+ * bit after freeing the blocks; a search that finds a group full clears the bit, then looks at the
+ * group again and sets the bit back if a block was freed meanwhile - so no release is ever hidden.
+ * Searches skip groups whose bit is clear: a full heap region costs one bit per 64 blocks.
  *
  * FTB (finaliser table) bit b: the object whose HEAD is block b has a finaliser. It is set only while
  * the block is HEAD/MARK (set after the claim, cleared before the release).
@@ -61,7 +71,7 @@ enum { SLOT_OP = 0u, SLOT_CLAIM = 1u };
 
 /* ---- atomic primitives ---------------------------------------------------------------------- */
 
-#if RGC_ATOMICS_VIA_MASK
+#if RGC_ATOMICS_VIA_MASK && !RGC_SINGLE_CONTEXT
 typedef struct {
     rgc_mask_state saved;
     uint32_t t0;
@@ -93,7 +103,31 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
 
 /* name_load (relaxed: readers re-validate with a CAS), name_store (seq_cst: publishes), name_cas
  * (strong; on failure *expected receives the current value), name_or/and/add (return the old value). */
-#if RGC_ATOMICS_VIA_MASK
+#if RGC_SINGLE_CONTEXT
+/* One context only: plain loads and stores (relaxed atomics compile to ordinary moves). */
+#define RGC_PLAIN_RMW(p, T, expr)                                                                \
+    do {                                                                                        \
+        T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
+        atomic_store_explicit(p, (T)(expr), memory_order_relaxed);                              \
+        return old_;                                                                            \
+    } while (0)
+#define RGC_DEFINE_ATOMICS(name, T)                                                              \
+    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_relaxed); } \
+    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+        (void)h;                                                                                 \
+        T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
+        if (cur != *expected) {                                                                  \
+            *expected = cur;                                                                     \
+            return 0;                                                                            \
+        }                                                                                        \
+        atomic_store_explicit(p, desired, memory_order_relaxed);                                 \
+        return 1;                                                                                \
+    }                                                                                            \
+    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ | v); } \
+    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ & v); } \
+    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ + v); }
+#elif RGC_ATOMICS_VIA_MASK
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
     static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_seq_cst); } \
@@ -158,35 +192,75 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define RGC_NO_ASAN
 #endif
 
-/* ---- table access --------------------------------------------------------------------------- */
-
-static inline unsigned atb_state(rgc_heap *h, size_t b) {
-    return ATB_GET(u8_load(&h->atb[ATB_INDEX(b)]), b);
-}
+/* ---- areas and table access ---------------------------------------------------------------- */
 
 static inline bool heap_ok(const rgc_heap *h) {
     return h != NULL && h->magic == RGC_MAGIC;
 }
 
-static inline uint8_t *block_addr(rgc_heap *h, size_t b) {
-    return h->pool + b * RGC_BS;
+static inline unsigned heap_areas(rgc_heap *h) {
+    return atomic_load_explicit(&h->nareas, memory_order_acquire);
 }
 
-/* Block index of p if p is the first byte of a block of the pool, else RGC_NONE. */
+/* The area holding global block b, or NULL (a gap between areas, or past the end). */
+static inline const struct rgc_area *area_of(rgc_heap *h, size_t b) {
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++)
+        if (b - h->areas[i].first < h->areas[i].nblocks)
+            return &h->areas[i];
+    return NULL;
+}
+static inline size_t area_end(const struct rgc_area *a) {
+    return a->first + a->nblocks;
+}
+
+/* Table byte holding block b of area a (b inside a). */
+static inline _Atomic uint8_t *atb_byte(const struct rgc_area *a, size_t b) {
+    return &a->atb[ATB_INDEX(b - a->first)];
+}
+static inline unsigned atb_state_in(const struct rgc_area *a, size_t b) {
+    return ATB_GET(u8_load(atb_byte(a, b)), b);
+}
+/* State of global block b; FREE for an index that names no block. */
+static inline unsigned atb_state(rgc_heap *h, size_t b) {
+    const struct rgc_area *a = area_of(h, b);
+    return a != NULL ? atb_state_in(a, b) : AT_FREE;
+}
+
+static inline uint8_t *block_addr_in(const struct rgc_area *a, size_t b) {
+    return a->pool + (b - a->first) * RGC_BS;
+}
+static inline uint8_t *block_addr(rgc_heap *h, size_t b) {
+    return block_addr_in(area_of(h, b), b);
+}
+
+/* Global block of the word w if it points into a pool (the block it points into), else RGC_NONE;
+ * *offset receives w's offset inside that block. */
+static inline size_t block_of_addr(rgc_heap *h, uintptr_t w, size_t *offset) {
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        uintptr_t off = w - (uintptr_t)a->pool;
+        if (w >= (uintptr_t)a->pool && off < (uintptr_t)a->nblocks * RGC_BS) {
+            *offset = (size_t)(off & (RGC_BS - 1u));
+            return a->first + (size_t)(off / RGC_BS);
+        }
+    }
+    return RGC_NONE;
+}
+
+/* Block index of p if p is the first byte of a block of a pool, else RGC_NONE. */
 static inline size_t block_of_start(rgc_heap *h, const void *p) {
-    uintptr_t a = (uintptr_t)p, base = (uintptr_t)h->pool;
-    if (a < base)
-        return RGC_NONE;
-    uintptr_t off = a - base;
-    if (off >= (uintptr_t)h->nblocks * RGC_BS || (off & (RGC_BS - 1u)) != 0)
-        return RGC_NONE;
-    return (size_t)(off / RGC_BS);
+    size_t off;
+    size_t b = block_of_addr(h, (uintptr_t)p, &off);
+    return b != RGC_NONE && off == 0 ? b : RGC_NONE;
 }
 
 /* Number of blocks of the object whose HEAD is b (HEAD plus the TAILs that follow). */
 size_t rgc_atb_run_length(rgc_heap *h, size_t b);
-/* Claim [s, s+n) for the calling context: HEAD (as head_state) first, then the TAILs one table byte
- * at a time. On conflict everything claimed is released again and false is returned. */
+/* Claim [s, s+n) (inside one area) for the calling context: HEAD (as head_state) first, then the
+ * TAILs one table byte at a time. On conflict everything claimed is released again and false is
+ * returned. */
 bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state);
 /* Claim [from, to) as TAILs of an object that ends at from-1; all or nothing. */
 bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to);
@@ -199,19 +273,42 @@ bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to);
 /* Lower the advisory search hint to cover block b. */
 void rgc_hint_lower(rgc_heap *h, size_t b);
 
+/* Free map (see the top of this file). */
+static inline bool map_get(const struct rgc_area *a, size_t group) {
+    return (atomic_load_explicit(&a->free_map[group >> 5], memory_order_relaxed) >> (group & 31u)) & 1u;
+}
+static inline void map_set(rgc_heap *h, const struct rgc_area *a, size_t group) {
+    if (!map_get(a, group)) /* already set: a search that clears it re-checks the group afterwards */
+        (void)u32_or(h, &a->free_map[group >> 5], (uint32_t)1u << (group & 31u));
+}
+/* A search found group `group` full: clear its bit unless a block is free by the time it is clear. */
+void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group);
+
 #if RGC_FINALISERS
 static inline bool ftb_get(rgc_heap *h, size_t b) {
-    return (u8_load(&h->ftb[FTB_INDEX(b)]) & FTB_BIT(b)) != 0;
+    const struct rgc_area *a = area_of(h, b);
+    return a != NULL && (u8_load(&a->ftb[FTB_INDEX(b - a->first)]) & FTB_BIT(b)) != 0;
 }
-static inline void ftb_set(rgc_heap *h, size_t b) { (void)u8_or(h, &h->ftb[FTB_INDEX(b)], FTB_BIT(b)); }
+static inline void ftb_set(rgc_heap *h, size_t b) {
+    const struct rgc_area *a = area_of(h, b);
+    (void)u8_or(h, &a->ftb[FTB_INDEX(b - a->first)], FTB_BIT(b));
+}
 static inline void ftb_clear(rgc_heap *h, size_t b) {
-    (void)u8_and(h, &h->ftb[FTB_INDEX(b)], (uint8_t)~FTB_BIT(b));
+    const struct rgc_area *a = area_of(h, b);
+    (void)u8_and(h, &a->ftb[FTB_INDEX(b - a->first)], (uint8_t)~FTB_BIT(b));
 }
 #else
 static inline bool ftb_get(rgc_heap *h, size_t b) { (void)h; (void)b; return false; }
 static inline void ftb_set(rgc_heap *h, size_t b) { (void)h; (void)b; }
 static inline void ftb_clear(rgc_heap *h, size_t b) { (void)h; (void)b; }
 #endif
+
+/* Bytes of tables carved in front of an area's pool of n blocks (before alignment padding). */
+static inline size_t area_table_bytes(size_t n) {
+    size_t atb = (n + 3u) / 4u, ftb = RGC_FINALISERS ? (n + 7u) / 8u : 0u;
+    size_t map_words = (n + 2047u) / 2048u;
+    return ((atb + ftb + 3u) & ~(size_t)3u) + map_words * 4u;
+}
 
 /* ---- calling contexts ----------------------------------------------------------------------- */
 
@@ -234,12 +331,20 @@ static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
     atomic_store_explicit(&h->depth[c->level], (uint8_t)c->depth, memory_order_seq_cst);
 }
 static inline void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned kind) {
+#if RGC_SINGLE_CONTEXT
+    (void)h; (void)c; (void)b; (void)kind; /* nothing can run in the middle of an operation */
+#else
     sz_store(&h->in_progress[c->level][c->depth], SLOT_VALUE(b, kind));
+#endif
 }
 /* The object is released: nothing is in progress on it any more, and the block may be someone
  * else's object a moment from now (keeping SLOT_OP would make their free look like a double free). */
 static inline void ctx_unpublish(rgc_heap *h, const rgc_ctx *c) {
+#if RGC_SINGLE_CONTEXT
+    (void)h; (void)c;
+#else
     sz_store(&h->in_progress[c->level][c->depth], 0);
+#endif
 }
 /* True if a suspended context (a lower level, or an outer call of this level) has published block b.
  * Then the caller cannot know whether b is still the object it means: that context may be freeing or
@@ -262,9 +367,24 @@ static inline unsigned phase_of(rgc_heap *h) {
 void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags);
 /* Free (or, while marking, shade) the object at HEAD b, which the caller has published as SLOT_OP. */
 void rgc_free_object(rgc_heap *h, size_t b);
-/* A full collection run by context c. */
-int rgc_collect_full(rgc_heap *h, const rgc_ctx *c);
+/* Collections run by context c (rgc_collect.c). Each takes the collector role for its duration and
+ * returns RGC_BUSY at once when another step or collection is executing (below c: never waits). */
+enum { COLLECT_FULL, COLLECT_FINISH, COLLECT_FOR_ALLOC };
+int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how);
+/* One step of at most budget units (starting a collection when none is in progress): 1 while one is
+ * in progress afterwards, 0 when done, RGC_BUSY / RGC_LOCKED. */
+int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget);
 /* The snapshot barrier's shade: mark the object p refers to (if unmarked) and request a rescan. */
 void rgc_shade_ref(rgc_heap *h, const void *p);
+/* Blocks levels below `level` may not use: the limit of allocations at level (reserves). */
+static inline size_t level_limit(rgc_heap *h, unsigned level) {
+    return sz_load(&h->limit[level]);
+}
+
+#if RGC_SEARCH_STATS
+#define SEARCH_STAT(h, field, n) ((h)->field += (n))
+#else
+#define SEARCH_STAT(h, field, n) ((void)0)
+#endif
 
 #endif /* RGC_INTERNAL_H */

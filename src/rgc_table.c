@@ -11,8 +11,11 @@
 #include "rgc_internal.h"
 
 size_t rgc_atb_run_length(rgc_heap *h, size_t b) {
-    size_t e = b + 1;
-    while (e < h->nblocks && atb_state(h, e) == AT_TAIL)
+    const struct rgc_area *a = area_of(h, b);
+    if (a == NULL)
+        return 0;
+    size_t e = b + 1, end = area_end(a);
+    while (e < end && atb_state_in(a, e) == AT_TAIL)
         e++;
     return e - b;
 }
@@ -32,7 +35,10 @@ static uint8_t byte_tails(size_t from, size_t to) {
 }
 
 bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
-    _Atomic uint8_t *p = &h->atb[ATB_INDEX(b)];
+    const struct rgc_area *a = area_of(h, b);
+    if (a == NULL)
+        return false;
+    _Atomic uint8_t *p = atb_byte(a, b);
     uint8_t cur = u8_load(p);
     for (;;) {
         if (ATB_GET(cur, b) != from)
@@ -45,14 +51,19 @@ bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
 }
 
 /* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
- * (last first) and report failure. */
+ * (last first) and report failure. [from-1, to) lies in one area. */
 bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
+    if (from >= to)
+        return true;
+    const struct rgc_area *a = area_of(h, from);
+    if (a == NULL || to > area_end(a))
+        return false;
     size_t b = from;
     while (b < to) {
         size_t byte_end = (ATB_INDEX(b) + 1u) << 2;
         size_t hi = to < byte_end ? to : byte_end;
         uint8_t mask = byte_mask(b, hi), tails = byte_tails(b, hi);
-        _Atomic uint8_t *p = &h->atb[ATB_INDEX(b)];
+        _Atomic uint8_t *p = atb_byte(a, b);
         uint8_t cur = u8_load(p);
         for (;;) {
             if ((cur & mask) != 0) {
@@ -77,32 +88,57 @@ bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
 }
 
 void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
+    if (from >= to)
+        return;
+    const struct rgc_area *a = area_of(h, from);
     size_t b = to;
+    size_t group = RGC_NONE;
     while (b > from) {
         size_t byte_start = ATB_INDEX(b - 1u) << 2;
         size_t lo = from > byte_start ? from : byte_start;
-        RGC_POISON(block_addr(h, lo), (b - lo) * RGC_BS);
-        (void)u8_and(h, &h->atb[ATB_INDEX(lo)], (uint8_t)~byte_mask(lo, b));
+        RGC_POISON(block_addr_in(a, lo), (b - lo) * RGC_BS);
+        (void)u8_and(h, atb_byte(a, lo), (uint8_t)~byte_mask(lo, b));
+        if (((lo - a->first) >> 6) != group) { /* after the release: see the free map's rule */
+            group = (lo - a->first) >> 6;
+            map_set(h, a, group);
+        }
         b = lo;
     }
 }
 
 void rgc_atb_release_head(rgc_heap *h, size_t b) {
-    RGC_POISON(block_addr(h, b), RGC_BS);
-    (void)u8_and(h, &h->atb[ATB_INDEX(b)], (uint8_t)~ATB_BITS(3u, b));
+    const struct rgc_area *a = area_of(h, b);
+    RGC_POISON(block_addr_in(a, b), RGC_BS);
+    (void)u8_and(h, atb_byte(a, b), (uint8_t)~ATB_BITS(3u, b));
+    map_set(h, a, (b - a->first) >> 6);
     rgc_hint_lower(h, b);
 }
 
+void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {
+    (void)u32_and(h, &a->free_map[group >> 5], ~((uint32_t)1u << (group & 31u)));
+    /* A block released before the clear but after our search looked at it must not stay hidden. */
+    size_t lo = group << 6, hi = lo + 64u < a->nblocks ? lo + 64u : a->nblocks;
+    for (size_t k = lo; k < hi; k++) {
+        if (ATB_GET(u8_load(&a->atb[ATB_INDEX(k)]), k) == AT_FREE) {
+            map_set(h, a, group);
+            return;
+        }
+    }
+}
+
 void rgc_hint_lower(rgc_heap *h, size_t b) {
-    size_t want = ATB_INDEX(b);
     size_t cur = sz_load(&h->hint);
-    while (want < cur && !sz_cas(h, &h->hint, &cur, want)) {
+    while (b < cur && !sz_cas(h, &h->hint, &cur, b)) {
     }
 }
 
 /* Level and depth of a new call, or false (counted as misuse) when either is out of range. */
 static bool ctx_reserve(rgc_heap *h, rgc_ctx *c) {
+#if RGC_SINGLE_CONTEXT
+    unsigned level = 0;
+#else
     unsigned level = rgc_port_level();
+#endif
     if (level >= RGC_MAX_LEVELS) {
         stat_inc(h, &h->misuse);
         return false;
@@ -122,7 +158,7 @@ bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
         return false;
     /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
      * it for an operation in progress (rgc_ctx_object_busy reads slots below depth). */
-    sz_store(&h->in_progress[c->level][c->depth], 0);
+    ctx_unpublish(h, c);
     atomic_store_explicit(&h->depth[c->level], (uint8_t)(c->depth + 1u), memory_order_seq_cst);
     return true;
 }
@@ -135,6 +171,10 @@ bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c) {
 }
 
 bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
+#if RGC_SINGLE_CONTEXT
+    (void)h; (void)c; (void)b;
+    return false;
+#endif
     size_t op = SLOT_VALUE(b, SLOT_OP), claim = SLOT_VALUE(b, SLOT_CLAIM);
     for (unsigned level = 0; level <= c->level; level++) {
         unsigned depth = level == c->level

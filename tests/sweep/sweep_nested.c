@@ -194,8 +194,8 @@ static uint64_t mix(uint64_t h, uint64_t v)
 static uint64_t stack_refs(uintptr_t lo, uintptr_t hi)
 {
     static unsigned char seen[4096];
-    size_t nb = g_heap.nblocks < sizeof seen ? g_heap.nblocks : sizeof seen;
-    uintptr_t base = (uintptr_t)g_heap.pool, end = base + nb * B;
+    size_t nb = g_heap.areas[0].nblocks < sizeof seen ? g_heap.areas[0].nblocks : sizeof seen;
+    uintptr_t base = (uintptr_t)g_heap.areas[0].pool, end = base + nb * B;
     memset(seen, 0, nb);
     for (uintptr_t a = lo & ~(uintptr_t)(W - 1); a + W <= hi; a += W) {
         uintptr_t v = *(const volatile uintptr_t *)a;
@@ -237,17 +237,17 @@ static void probe_record(uint64_t refs)
             f = mix(f, atomic_load(&h->in_progress[l][d]));
         }
     }
-    for (size_t k = 0; k < h->atb_bytes; k++) {
-        f = mix(f, atomic_load(&h->atb[k]));
+    for (size_t k = 0; k < (h->areas[0].nblocks + 3) / 4; k++) {
+        f = mix(f, atomic_load(&h->areas[0].atb[k]));
     }
-    for (size_t k = 0; k < (h->nblocks + 7) / 8; k++) {
-        f = mix(f, atomic_load(&h->ftb[k]));
+    for (size_t k = 0; k < (h->areas[0].nblocks + 7) / 8; k++) {
+        f = mix(f, atomic_load(&h->areas[0].ftb[k]));
     }
     for (int s = 0; s < NROOT; s++) {
         f = mix(f, (uintptr_t)g_roots[s]);
     }
-    const uintptr_t *pool = (const uintptr_t *)(const void *)h->pool;
-    for (size_t i = 0; i < h->nblocks * B / W; i++) {
+    const uintptr_t *pool = (const uintptr_t *)(const void *)h->areas[0].pool;
+    for (size_t i = 0; i < h->areas[0].nblocks * B / W; i++) {
         f = mix(f, pool[i]);
     }
     g_fine[n] = f;

@@ -124,8 +124,8 @@ static inline size_t tt_sweep_pos(rgc_heap *h) {
 }
 /* Block index of an object start, or (size_t)-1. */
 static inline size_t tt_block(rgc_heap *h, const void *p) {
-    uintptr_t a = (uintptr_t)p, base = (uintptr_t)h->pool;
-    if (a < base || a >= base + h->nblocks * (uintptr_t)RGC_BLOCK_BYTES)
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)h->areas[0].pool;
+    if (a < base || a >= base + h->areas[0].nblocks * (uintptr_t)RGC_BLOCK_BYTES)
         return (size_t)-1;
     return (size_t)((a - base) / RGC_BLOCK_BYTES);
 }
@@ -134,7 +134,7 @@ static inline int tt_atb(rgc_heap *h, const void *p) {
     size_t b = tt_block(h, p);
     if (b == (size_t)-1)
         return -1;
-    uint8_t byte = atomic_load_explicit(&h->atb[ATB_INDEX(b)], memory_order_relaxed);
+    uint8_t byte = atomic_load_explicit(&h->areas[0].atb[ATB_INDEX(b)], memory_order_relaxed);
     return (int)ATB_GET(byte, b);
 }
 /* A collection is running at a level below `level` (suspended under the caller). */

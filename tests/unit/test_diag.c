@@ -29,14 +29,14 @@ static void setup(size_t bytes)
 
 static unsigned atb_get(size_t i)
 {
-    return (atomic_load(&heap.atb[i / 4]) >> ((i % 4) * 2)) & 3u;
+    return (atomic_load(&heap.areas[0].atb[i / 4]) >> ((i % 4) * 2)) & 3u;
 }
 
 static void atb_set(size_t i, unsigned v)
 {
-    unsigned b = atomic_load(&heap.atb[i / 4]);
+    unsigned b = atomic_load(&heap.areas[0].atb[i / 4]);
     b = (b & ~(3u << ((i % 4) * 2))) | (v << ((i % 4) * 2));
-    atomic_store(&heap.atb[i / 4], (uint8_t)b);
+    atomic_store(&heap.areas[0].atb[i / 4], (uint8_t)b);
 }
 
 /* Address of block 0, found by allocating one object in the (empty) heap and locating its HEAD. */
@@ -219,10 +219,10 @@ static void test_check_corruption(void)
     atb_set(5, A_TAIL);
     CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT);
     for (size_t i = 0; i < atb_bytes; i++)
-        before[i] = atomic_load(&heap.atb[i]);
+        before[i] = atomic_load(&heap.areas[0].atb[i]);
     (void)rgc_check(&heap);
     for (size_t i = 0; i < atb_bytes; i++)
-        after[i] = atomic_load(&heap.atb[i]);
+        after[i] = atomic_load(&heap.areas[0].atb[i]);
     CHECK(memcmp(before, after, atb_bytes) == 0); /* never writes */
     rgc_stats s = rgct_stats(&heap);
     CHECK(s.used_bytes <= s.total_bytes && s.free_bytes <= s.total_bytes);
