@@ -1405,7 +1405,7 @@ __attribute__((noinline)) static void run_victim(const scenario *sc)
 /* Verbose diagnostics for a leak: what could still refer to p (in-progress slots, stack words). */
 __attribute__((noinline)) static void diag_retention(const unsigned char *p)
 {
-    size_t blk = (size_t)(p - g_heap.pool) / B;
+    size_t blk = (size_t)(p - g_heap.areas[0].pool) / B;
     for (unsigned l = 0; l < RGC_MAX_LEVELS; l++) {
         for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
             size_t v = atomic_load(&g_heap.in_progress[l][d]);
