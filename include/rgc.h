@@ -101,11 +101,15 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
  * also scans the roots (registered ranges, in-progress objects, the stacks below the caller): its cost
  * is proportional to the roots, not to the heap. */
 
-/* Begin a collection: snapshot the roots. RGC_OK, RGC_BUSY (a collection is in progress or running),
- * RGC_LOCKED (heap locked). */
+/* Begin a collection: snapshot the roots, and leave it open for rgc_collect_roots from the calling
+ * level until that level's next rgc_collect_step or rgc_collect_finish. While it is open every other
+ * collection request (other levels' steps, rgc_collect, automatic collections, pacing) returns
+ * RGC_BUSY: none may finish marking before all roots are in. RGC_OK, RGC_BUSY (a collection is in
+ * progress or running), RGC_LOCKED (heap locked). */
 int rgc_collect_start(rgc_heap *h);
-/* Add root words to the collection in progress (MicroPython's gc_collect_root): marks what they refer
- * to. Only while it is still marking and no step is executing: else RGC_EINVAL (counted as misuse). */
+/* Add root words to the collection the calling level opened with rgc_collect_start (MicroPython's
+ * gc_collect_root): marks what they refer to. RGC_EINVAL (counted as misuse) when no collection is
+ * open for this level, or words is NULL or misaligned. */
 int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords);
 /* Advance the collection in progress (starting one when none is) by at most `budget` units (0 is
  * taken as 1). Returns 1 while a collection is still in progress, 0 when this step finished it,
@@ -211,6 +215,7 @@ struct rgc_heap {
     size_t reserve_blocks[RGC_MAX_LEVELS];
     _Atomic unsigned state;        /* collection phase | rescan request */
     _Atomic unsigned collector;    /* 0, or 1 + level of the step or collection executing */
+    _Atomic unsigned roots_owner;  /* 0, or 1 + level that opened a collection for rgc_collect_roots */
     _Atomic size_t sweep_pos;      /* first block whose byte the sweeper has not finished */
     _Atomic size_t sweep_done;     /* every block below is swept (no MARK left there) */
     _Atomic unsigned lock_depth;

@@ -164,8 +164,9 @@ static void collect_before_alloc(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         due = before + nb * RGC_BS >= threshold;
     }
     if (pacing != 0) {
-        if (due || phase_of(h) != PHASE_IDLE) /* RGC_BUSY below us: just allocate */
-            (void)rgc_collect_step_in(h, c, nb * pacing);
+        /* A step executing below us: just allocate (never wait; not a refused request either). */
+        if ((due || phase_of(h) != PHASE_IDLE) && uns_load(&h->collector) == 0)
+            (void)rgc_collect_step_in(h, c, nb * pacing, false);
     } else if (due) {
         (void)rgc_collect_run(h, c, COLLECT_FULL);
     }

@@ -226,9 +226,12 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c) {
         return false;
     }
     const struct rgc_area *a = area_of(h, first);
-    size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
-    for (size_t b = first; b < byte_end; b++)
-        sweep_block(h, c, b);
+    uint8_t byte = u8_load(atb_byte(a, first));
+    if (byte & 0x55u) { /* some HEAD or MARK block (their low bit is set) */
+        size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
+        for (size_t b = first; b < byte_end; b++)
+            sweep_block(h, c, b);
+    }
     sz_store(&h->sweep_pos, first + 4u);
     return true;
 }
@@ -265,12 +268,19 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
     return false;
 }
 
-/* Take the collector role for context c; RGC_OK, RGC_LOCKED or RGC_BUSY. */
-static int acquire(rgc_heap *h, const rgc_ctx *c) {
+/* Take the collector role for context c; RGC_OK, RGC_LOCKED or RGC_BUSY. `opener`: the request may
+ * continue a collection its own level opened with rgc_collect_start (which closes it for roots). */
+static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener) {
     if (uns_load(&h->lock_depth) != 0)
         return RGC_LOCKED;
     unsigned none = 0;
     if (!uns_cas(h, &h->collector, &none, c->level + 1u)) {
+        stat_inc(h, &h->busy_collections);
+        return RGC_BUSY;
+    }
+    unsigned owner = uns_load(&h->roots_owner);
+    if (owner != 0 && !(opener && owner == c->level + 1u)) {
+        uns_store(&h->collector, 0); /* roots are still coming in: nobody may finish the marking */
         stat_inc(h, &h->busy_collections);
         return RGC_BUSY;
     }
@@ -285,9 +295,10 @@ static void release_role(rgc_heap *h) {
 }
 
 int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
-    int r = acquire(h, c);
+    int r = acquire(h, c, how == COLLECT_FINISH);
     if (r != RGC_OK)
         return r;
+    uns_store(&h->roots_owner, 0);
     bool was_running = phase_of(h) != PHASE_IDLE;
     if (was_running)
         (void)advance(h, c, RGC_NONE);
@@ -301,10 +312,11 @@ int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
     return RGC_OK;
 }
 
-int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget) {
-    int r = acquire(h, c);
+int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool explicit_step) {
+    int r = acquire(h, c, explicit_step);
     if (r != RGC_OK)
         return r;
+    uns_store(&h->roots_owner, 0);
     if (budget == 0)
         budget = 1u;
     if (phase_of(h) == PHASE_IDLE)
@@ -334,7 +346,7 @@ int rgc_collect_step(rgc_heap *h, size_t budget) {
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
-    int r = rgc_collect_step_in(h, &c, budget);
+    int r = rgc_collect_step_in(h, &c, budget, true);
     ctx_leave(h, &c);
     return r;
 }
@@ -356,12 +368,14 @@ int rgc_collect_start(rgc_heap *h) {
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
-    int r = acquire(h, &c);
+    int r = acquire(h, &c, false);
     if (r == RGC_OK) {
-        if (phase_of(h) == PHASE_IDLE)
+        if (phase_of(h) == PHASE_IDLE) {
             begin_collection(h, ROOTS_ALL);
-        else
+            uns_store(&h->roots_owner, c.level + 1u);
+        } else {
             r = RGC_BUSY; /* one is in progress: step or finish it */
+        }
         release_role(h);
     }
     ctx_leave(h, &c);
@@ -375,18 +389,12 @@ int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords) {
     if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
     int r = RGC_EINVAL;
-    if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0) {
-        stat_inc(h, &h->misuse);
-    } else if (acquire(h, &c) == RGC_OK) {
-        if (phase_of(h) == PHASE_MARK) {
-            scan_words(h, words, nwords);
-            r = RGC_OK;
-        } else {
-            stat_inc(h, &h->misuse); /* no collection is marking: nothing to add roots to */
-        }
+    if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0 ||
+        uns_load(&h->roots_owner) != c.level + 1u) {
+        stat_inc(h, &h->misuse); /* bad range, or no collection open for this level */
+    } else if ((r = acquire(h, &c, true)) == RGC_OK) {
+        scan_words(h, words, nwords); /* the marking cannot have ended: roots are open */
         release_role(h);
-    } else {
-        r = RGC_BUSY;
     }
     ctx_leave(h, &c);
     return r;
@@ -398,7 +406,7 @@ int rgc_sweep_all(rgc_heap *h) {
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
-    int r = acquire(h, &c);
+    int r = acquire(h, &c, false);
     if (r == RGC_OK) {
         if (phase_of(h) != PHASE_IDLE)
             (void)advance(h, &c, RGC_NONE);

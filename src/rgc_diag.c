@@ -134,7 +134,7 @@ int rgc_check(rgc_heap *h) {
     unsigned phase = state & PHASE_BITS;
     if (phase > PHASE_SWEEP || (state & ~(unsigned)(PHASE_BITS | STATE_RESCAN)) != 0)
         return RGC_ECORRUPT;
-    if (uns_load(&h->collector) > RGC_MAX_LEVELS || uns_load(&h->root_count) > RGC_MAX_ROOTS)
+    if (uns_load(&h->collector) > RGC_MAX_LEVELS || uns_load(&h->roots_owner) > RGC_MAX_LEVELS || uns_load(&h->root_count) > RGC_MAX_ROOTS)
         return RGC_ECORRUPT;
     size_t sweep_done = sz_load(&h->sweep_done);
     bool quiet = all_quiet(h);

@@ -202,13 +202,13 @@ static inline unsigned heap_areas(rgc_heap *h) {
     return atomic_load_explicit(&h->nareas, memory_order_acquire);
 }
 
-/* The area holding global block b, or NULL (a gap between areas, or past the end). */
+/* The area holding global block b, or NULL (a gap between areas, or past the end). Area 0 (the only
+ * one in most heaps, and first == 0) is decided inline; the others out of line. */
+const struct rgc_area *rgc_area_of_slow(rgc_heap *h, size_t b);
 static inline const struct rgc_area *area_of(rgc_heap *h, size_t b) {
-    unsigned n = heap_areas(h);
-    for (unsigned i = 0; i < n; i++)
-        if (b - h->areas[i].first < h->areas[i].nblocks)
-            return &h->areas[i];
-    return NULL;
+    if (b < h->areas[0].nblocks)
+        return &h->areas[0];
+    return rgc_area_of_slow(h, b);
 }
 static inline size_t area_end(const struct rgc_area *a) {
     return a->first + a->nblocks;
@@ -235,18 +235,16 @@ static inline uint8_t *block_addr(rgc_heap *h, size_t b) {
 }
 
 /* Global block of the word w if it points into a pool (the block it points into), else RGC_NONE;
- * *offset receives w's offset inside that block. */
+ * *offset receives w's offset inside that block. Area 0 inline, the others out of line. */
+size_t rgc_block_of_addr_slow(rgc_heap *h, uintptr_t w, size_t *offset);
 static inline size_t block_of_addr(rgc_heap *h, uintptr_t w, size_t *offset) {
-    unsigned n = heap_areas(h);
-    for (unsigned i = 0; i < n; i++) {
-        const struct rgc_area *a = &h->areas[i];
-        uintptr_t off = w - (uintptr_t)a->pool;
-        if (w >= (uintptr_t)a->pool && off < (uintptr_t)a->nblocks * RGC_BS) {
-            *offset = (size_t)(off & (RGC_BS - 1u));
-            return a->first + (size_t)(off / RGC_BS);
-        }
+    const struct rgc_area *a = &h->areas[0];
+    uintptr_t off = w - (uintptr_t)a->pool;
+    if (w >= (uintptr_t)a->pool && off < (uintptr_t)a->nblocks * RGC_BS) {
+        *offset = (size_t)(off & (RGC_BS - 1u));
+        return (size_t)(off / RGC_BS);
     }
-    return RGC_NONE;
+    return heap_areas(h) > 1u ? rgc_block_of_addr_slow(h, w, offset) : RGC_NONE;
 }
 
 /* Block index of p if p is the first byte of a block of a pool, else RGC_NONE. */
@@ -372,8 +370,9 @@ void rgc_free_object(rgc_heap *h, size_t b);
 enum { COLLECT_FULL, COLLECT_FINISH, COLLECT_FOR_ALLOC };
 int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how);
 /* One step of at most budget units (starting a collection when none is in progress): 1 while one is
- * in progress afterwards, 0 when done, RGC_BUSY / RGC_LOCKED. */
-int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget);
+ * in progress afterwards, 0 when done, RGC_BUSY / RGC_LOCKED. explicit_step: rgc_collect_step (may
+ * close a collection its level opened), not pacing. */
+int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool explicit_step);
 /* The snapshot barrier's shade: mark the object p refers to (if unmarked) and request a rescan. */
 void rgc_shade_ref(rgc_heap *h, const void *p);
 /* Blocks levels below `level` may not use: the limit of allocations at level (reserves). */

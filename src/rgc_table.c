@@ -10,6 +10,27 @@
  */
 #include "rgc_internal.h"
 
+const struct rgc_area *rgc_area_of_slow(rgc_heap *h, size_t b) {
+    unsigned n = heap_areas(h);
+    for (unsigned i = 1; i < n; i++)
+        if (b - h->areas[i].first < h->areas[i].nblocks)
+            return &h->areas[i];
+    return NULL;
+}
+
+size_t rgc_block_of_addr_slow(rgc_heap *h, uintptr_t w, size_t *offset) {
+    unsigned n = heap_areas(h);
+    for (unsigned i = 1; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        uintptr_t off = w - (uintptr_t)a->pool;
+        if (w >= (uintptr_t)a->pool && off < (uintptr_t)a->nblocks * RGC_BS) {
+            *offset = (size_t)(off & (RGC_BS - 1u));
+            return a->first + (size_t)(off / RGC_BS);
+        }
+    }
+    return RGC_NONE;
+}
+
 size_t rgc_atb_run_length(rgc_heap *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     if (a == NULL)
