@@ -7,6 +7,7 @@ load dir."/plot_flags.gp"
 set terminal pngcairo size 800,480 font "sans,10"
 set grid ytics
 set key top left
+set key font ",9"
 set datafile missing "nan"
 
 set style fill solid 0.8 border -1
@@ -78,9 +79,10 @@ if (have_incr > 0) {
   set ylabel "ns (log scale)"
   set logscale y
   set yrange [*:*]
-  plot dir."/incr.dat" using 1:5 with linespoints lw 2 pt 7 title "longest step (after the first)", \
-       "" using 1:4 with linespoints lw 2 pt 5 title "longest step (incl. first: root snapshot)", \
-       "" using 1:3 with linespoints pt 6 title "p99 step", \
-       "" using 1:2 with linespoints pt 4 title "median step", \
-       "" using 1:6 with linespoints dt 2 pt 1 title "full rgc_collect"
+  plot dir."/incr.dat" using 1:5 with linespoints lw 2 pt 7 title "longest later step (thread CPU time)", \
+       "" using 1:3 with linespoints lw 2 pt 5 title "p99.9 step (thread CPU time)", \
+       "" using 1:2 with linespoints lw 2 pt 4 title "median step (thread CPU time)", \
+       "" using 1:4 with linespoints pt 9 title "longest first step (root snapshot, CPU time)", \
+       "" using 1:6 with linespoints dt 3 pt 6 title "longest later step (wall: host preemption included)", \
+       "" using 1:7 with linespoints dt 2 pt 1 title "full rgc\\_collect (B1 median)"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build rgc three ways and run every test in each:
-#   gcc   -Wall -Wextra -Wpedantic -Werror      (unit tests + QEMU Cortex-M3/M0 tests)
+#   gcc   -Wall -Wextra -Wpedantic -Werror      (unit tests + QEMU Cortex-M3/M0 tests + the benchmark's
+#                                               variants and a quick smoke run of scripts/bench.sh)
 #   clang -Wall -Wextra -Wpedantic -Werror      (unit tests + the systematic preemption sweep)
 #   gcc   AddressSanitizer + UBSan              (unit tests)
 #   gcc   RGC_ATOMICS_VIA_MASK=1                (unit tests on the masked table updates)
@@ -32,7 +33,7 @@ else
   echo "=== arm-none-eabi-gcc not installed: Cortex-M builds skipped ==="
 fi
 
-run gcc        -DCMAKE_C_COMPILER=gcc
+run gcc        -DCMAKE_C_COMPILER=gcc -DRGC_BUILD_BENCH=ON
 run clang      -DCMAKE_C_COMPILER=clang -DRGC_QEMU_TESTS=OFF
 run gcc-asan   -DCMAKE_C_COMPILER=gcc -DRGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 # The masked-atomics build (what Cortex-M0 uses), with the POSIX signal mask as the port's mask.
