@@ -329,93 +329,75 @@ int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool expli
 
 /* ---- public entry points -------------------------------------------------------------------- */
 
-int rgc_collect(rgc_heap *h) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
-    rgc_ctx c;
-    if (!rgc_ctx_enter(h, &c))
-        return RGC_EINVAL;
-    int r = rgc_collect_run(h, &c, COLLECT_FULL);
-    ctx_leave(h, &c);
-    return r;
-}
-
-int rgc_collect_step(rgc_heap *h, size_t budget) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
-    rgc_ctx c;
-    if (!rgc_ctx_enter(h, &c))
-        return RGC_EINVAL;
-    int r = rgc_collect_step_in(h, &c, budget, true);
-    ctx_leave(h, &c);
-    return r;
-}
-
-int rgc_collect_finish(rgc_heap *h) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
-    rgc_ctx c;
-    if (!rgc_ctx_enter(h, &c))
-        return RGC_EINVAL;
-    int r = rgc_collect_run(h, &c, COLLECT_FINISH);
-    ctx_leave(h, &c);
-    return r;
-}
-
-int rgc_collect_start(rgc_heap *h) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
-    rgc_ctx c;
-    if (!rgc_ctx_enter(h, &c))
-        return RGC_EINVAL;
-    int r = acquire(h, &c, false);
-    if (r == RGC_OK) {
-        if (phase_of(h) == PHASE_IDLE) {
-            begin_collection(h, ROOTS_ALL);
-            uns_store(&h->roots_owner, c.level + 1u);
-        } else {
-            r = RGC_BUSY; /* one is in progress: step or finish it */
-        }
-        release_role(h);
+static int start_in(rgc_heap *h, const rgc_ctx *c) {
+    int r = acquire(h, c, false);
+    if (r != RGC_OK)
+        return r;
+    if (phase_of(h) == PHASE_IDLE) {
+        begin_collection(h, ROOTS_ALL);
+        uns_store(&h->roots_owner, c->level + 1u);
+    } else {
+        r = RGC_BUSY; /* one is in progress: step or finish it */
     }
-    ctx_leave(h, &c);
+    release_role(h);
     return r;
 }
 
-int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
-    rgc_ctx c;
-    if (!rgc_ctx_enter(h, &c))
-        return RGC_EINVAL;
-    int r = RGC_EINVAL;
+static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nwords) {
     if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0 ||
-        uns_load(&h->roots_owner) != c.level + 1u) {
+        uns_load(&h->roots_owner) != c->level + 1u) {
         stat_inc(h, &h->misuse); /* bad range, or no collection open for this level */
-    } else if ((r = acquire(h, &c, true)) == RGC_OK) {
+        return RGC_EINVAL;
+    }
+    int r = acquire(h, c, true);
+    if (r == RGC_OK) {
         scan_words(h, words, nwords); /* the marking cannot have ended: roots are open */
         release_role(h);
     }
-    ctx_leave(h, &c);
     return r;
 }
 
-int rgc_sweep_all(rgc_heap *h) {
+static int sweep_all_in(rgc_heap *h, const rgc_ctx *c) {
+    int r = acquire(h, c, false);
+    if (r != RGC_OK)
+        return r;
+    if (phase_of(h) != PHASE_IDLE)
+        (void)advance(h, c, RGC_NONE);
+    /* No roots but the objects suspended contexts are operating on: freeing those under them would
+     * break the table (a resumed claim would add TAILs behind a FREE block). */
+    begin_collection(h, ROOTS_SLOTS_ONLY);
+    (void)advance(h, c, RGC_NONE);
+    release_role(h);
+    return RGC_OK;
+}
+
+enum { ENTRY_FULL, ENTRY_STEP, ENTRY_FINISH, ENTRY_START, ENTRY_ROOTS, ENTRY_SWEEP_ALL };
+
+/* Every public collection call runs in a context of its own (rgc_busy_depth covers it). */
+static int entry(rgc_heap *h, int which, size_t budget, void *const *words, size_t nwords) {
     if (!heap_ok(h))
         return RGC_EINVAL;
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
-    int r = acquire(h, &c, false);
-    if (r == RGC_OK) {
-        if (phase_of(h) != PHASE_IDLE)
-            (void)advance(h, &c, RGC_NONE);
-        /* No roots but the objects suspended contexts are operating on: freeing those under them
-         * would break the table (a resumed claim would add TAILs behind a FREE block). */
-        begin_collection(h, ROOTS_SLOTS_ONLY);
-        (void)advance(h, &c, RGC_NONE);
-        release_role(h);
+    int r;
+    switch (which) {
+    case ENTRY_FULL: r = rgc_collect_run(h, &c, COLLECT_FULL); break;
+    case ENTRY_STEP: r = rgc_collect_step_in(h, &c, budget, true); break;
+    case ENTRY_FINISH: r = rgc_collect_run(h, &c, COLLECT_FINISH); break;
+    case ENTRY_START: r = start_in(h, &c); break;
+    case ENTRY_ROOTS: r = roots_in(h, &c, words, nwords); break;
+    default: r = sweep_all_in(h, &c); break;
     }
     ctx_leave(h, &c);
     return r;
+}
+
+int rgc_collect(rgc_heap *h) { return entry(h, ENTRY_FULL, 0, NULL, 0); }
+int rgc_collect_step(rgc_heap *h, size_t budget) { return entry(h, ENTRY_STEP, budget, NULL, 0); }
+int rgc_collect_finish(rgc_heap *h) { return entry(h, ENTRY_FINISH, 0, NULL, 0); }
+int rgc_collect_start(rgc_heap *h) { return entry(h, ENTRY_START, 0, NULL, 0); }
+int rgc_sweep_all(rgc_heap *h) { return entry(h, ENTRY_SWEEP_ALL, 0, NULL, 0); }
+int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords) {
+    return entry(h, ENTRY_ROOTS, 0, words, nwords);
 }
