@@ -207,6 +207,18 @@ static void run_finaliser(void *p) {
 }
 #endif
 
+#if MICROPY_PY_GC_COLLECT_RETVAL
+/* gc.collect()'s return value (objects freed), without a table scan before the collection: live
+ * objects after the previous collection + objects allocated - objects freed since, minus the live
+ * objects after this one (one rgc_get_stats). */
+static size_t objects_live, objects_allocated, objects_freed;
+#define COUNT_ALLOC() (objects_allocated++)
+#define COUNT_FREE() (objects_freed++)
+#else
+#define COUNT_ALLOC()
+#define COUNT_FREE()
+#endif
+
 /* ---- heap set-up ------------------------------------------------------------------------------ */
 
 void gc_init(void *start, void *end) {
@@ -225,6 +237,9 @@ void gc_init(void *start, void *end) {
     rgc_set_finaliser(&mp_rgc_heap, run_finaliser);
     #endif
 
+    #if MICROPY_PY_GC_COLLECT_RETVAL
+    objects_live = objects_allocated = objects_freed = 0;
+    #endif
     MP_STATE_THREAD(gc_lock_depth) = 0;
     MP_STATE_MEM(gc_auto_collect_enabled) = 1;
     #if MICROPY_GC_ALLOC_THRESHOLD
@@ -263,15 +278,6 @@ bool gc_is_locked(void) {
 
 /* ---- collection ------------------------------------------------------------------------------- */
 
-#if MICROPY_PY_GC_COLLECT_RETVAL
-static size_t objects_before;
-#endif
-
-static size_t live_objects(void) {
-    rgc_stats st;
-    rgc_get_stats(&mp_rgc_heap, &st);
-    return st.objects;
-}
 
 static void gc_collect_start_common(void) {
     GC_ENTER();
@@ -279,9 +285,6 @@ static void gc_collect_start_common(void) {
     /* While the flag is set gc_alloc/gc_realloc return NULL (so a __del__ cannot allocate) and
      * gc_free still works, as in py/gc.c. */
     MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
-    #if MICROPY_PY_GC_COLLECT_RETVAL
-    objects_before = live_objects();
-    #endif
 }
 
 void gc_collect_start(void) {
@@ -320,8 +323,12 @@ void gc_collect_root(void **ptrs, size_t len) {
 
 static void gc_collect_done(void) {
     #if MICROPY_PY_GC_COLLECT_RETVAL
-    size_t after = live_objects();
-    MP_STATE_MEM(gc_collected) = objects_before > after ? objects_before - after : 0;
+    rgc_stats st;
+    rgc_get_stats(&mp_rgc_heap, &st);
+    size_t before = objects_live + objects_allocated - objects_freed;
+    MP_STATE_MEM(gc_collected) = before > st.objects ? before - st.objects : 0;
+    objects_live = st.objects;
+    objects_allocated = objects_freed = 0;
     #endif
     MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
     GC_EXIT();
@@ -381,6 +388,7 @@ void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
         collected = 1;
         GC_ENTER();
     }
+    COUNT_ALLOC();
     #if MICROPY_GC_ALLOC_THRESHOLD
     MP_STATE_MEM(gc_alloc_amount) += n_blocks;
     #endif
@@ -397,6 +405,7 @@ void gc_free(void *ptr) {
     }
     GC_ENTER();
     rgc_free(&mp_rgc_heap, ptr); /* never runs the finaliser, as py/gc.c */
+    COUNT_FREE();
     GC_EXIT();
 }
 
