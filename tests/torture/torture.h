@@ -203,5 +203,8 @@ int tt_born_black(void);
 int tt_handler_collect(void);
 int tt_policy_lock(void);
 int tt_abort(void);
+int tt_incremental(void);
+int tt_barrier_step(void);
+int tt_reserve(void);
 
 #endif /* RGC_TORTURE_H */
