@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 start=$(date +%s)
+load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 
 # ---- dependencies: cmake + gcc to build, gnuplot for the PNGs, libjemalloc-dev for the jemalloc peer
 if [ -z "$bindir" ]; then
@@ -67,14 +68,25 @@ run() {
   echo "=== $variant: $* ===" >&2
   "$exe" "${args[@]}" --out "$raw" "$@"
 }
-run rgc           timer a1 a2 a3 c b scaling irq incr
-run rgc-stats     a1 a2 c scaling-a2
-run rgc-b16       a1 a2 a3 c b
+# Throughput figures (and the rgc / single-context ratio) in rounds, alternating the variants: the
+# report takes the median over the rounds, so a burst of other load on the host moves one round only.
+rounds=5
+[ "$quick" = 1 ] && rounds=1
+for ((r = 1; r <= rounds; r++)); do
+  echo "=== round $r of $rounds ===" >&2
+  run rgc         a1 a2 b
+  run rgc-single  a1 a2 b
+  run rgc-b16     a1 a2 b
+  run glibc       a1 a2
+  run jemalloc    a1 a2
+done
+run rgc           timer a3 c scaling irq incr
+run rgc-stats     a2 c scaling-a2
+run rgc-b16       a3 c
 run rgc-b16-stats a2 c
-run rgc-single    a1 a2 b
 run rgc-masked    a2 b c irq
-run glibc         timer a1 a2 a3 c
-run jemalloc      timer a1 a2 a3 c
+run glibc         timer a3 c
+run jemalloc      timer a3 c
 
 # ---- report
 header="$out/.header.md"
@@ -85,6 +97,7 @@ header="$out/.header.md"
   cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')"
   echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit$dirty, $( [ "$quick" = 1 ] && echo '**quick smoke run: figures not meaningful**' || echo 'full run' )."
   echo "Host: ${cpu:-unknown CPU}, $(nproc 2>/dev/null || echo '?') cores, $(uname -sr); $(gcc --version 2>/dev/null | head -n1), -O2."
+  echo "Host load average (1/5/15 min) $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') at the end: other work on the host moves every figure."
   echo "Regenerate with \`bash scripts/bench.sh\` (took $(( $(date +%s) - start )) s this time); raw records in raw.tsv."
 } > "$header"
 "$bindir/rgc-bench-report" "$raw" "$out" "$header"
