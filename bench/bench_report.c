@@ -451,7 +451,7 @@ int main(int argc, char **argv) {
         if (!isnan(get(cols[c], "C", "frag-2block", "mean_ns")))
             fprintf(f, "%s %g %g %g %g\n", label[c], get(cols[c], "C", cp[0], "mean_ns"), get(cols[c], "C", cp[1], "mean_ns"),
                     get(cols[c], "C", cp[2], "mean_ns"), get(cols[c], "C", cp[3], "mean_ns"));
-    fprintf(f, "MicroPython %g NaN NaN NaN\n", MP_C_2BLOCK_NS);
+    fprintf(f, "MicroPython(issue-5-ref) %g NaN NaN NaN\n", MP_C_2BLOCK_NS);
     fclose(f);
     OPEN("scaling.dat")
     fprintf(f, "# heap_KiB B1_median_ms B1_ns_per_pool_block A2_ops_per_s A2_scan_bytes_per_alloc\n");

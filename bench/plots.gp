@@ -28,6 +28,7 @@ if (have_a3 > 0) {
 # C: fragmented vs empty heap, mean latency (MicroPython's 2-block figure from issue #5 for reference)
 if (have_c > 0) {
   set output dir."/c_fragmented.png"
+  set xtics noenhanced
   set title "C: mean allocation latency, fragmented (90% filled, every other freed) vs empty heap"
   set ylabel "mean latency (ns, log scale)"
   set logscale y
@@ -40,7 +41,7 @@ if (have_c > 0) {
 # Interrupt latency per foreground mode
 if (have_irq > 0) {
   set output dir."/irq_latency.png"
-  set title "rgc_alloc latency in a level-1 handler (host simulator, 20 kHz timer)"
+  set title "rgc_alloc latency in a level-1 handler (host simulator, 20 kHz timer)" noenhanced
   set ylabel "latency (ns, log scale)"
   set logscale y
   set style data histograms
@@ -78,7 +79,7 @@ if (have_incr > 0) {
   set title "rgc\\_collect\\_step(h, 256): step length vs heap size (B1 live set, foreground allocating)"
   set ylabel "ns (log scale)"
   set logscale y
-  set yrange [*:*]
+  set yrange [1000:1e10]
   plot dir."/incr.dat" using 1:5 with linespoints lw 2 pt 7 title "longest later step (thread CPU time)", \
        "" using 1:3 with linespoints lw 2 pt 5 title "p99.9 step (thread CPU time)", \
        "" using 1:2 with linespoints lw 2 pt 4 title "median step (thread CPU time)", \
