@@ -12,7 +12,8 @@
  *   gc_sweep_all               rgc_sweep_all
  *   gc_alloc/free/realloc      rgc_alloc/free/realloc, with py/gc.c's collect-and-retry around them
  *   gc_nbytes                  rgc_size
- *   gc_info, gc_dump_*         rgc_get_stats and rgc_dump's one-char-per-block map
+ *   gc_info, gc_dump_info      rgc_get_stats
+ *   gc_dump_alloc_table        rgc_dump's one-char-per-block map, printed in py/gc.c's format
  *
  * rgc's own allocation-failure collection is switched off (level 0 policy 0): a collection must go
  * through the port's gc_collect(), which is the only code that knows the roots MicroPython keeps
@@ -473,72 +474,18 @@ void *gc_realloc(void *ptr_in, size_t n_bytes, bool allow_move) {
 
 /* ---- information ------------------------------------------------------------------------------ */
 
-typedef struct {
-    gc_info_t *info;
-    size_t area;
-    size_t len;      /* blocks of the object being walked, 0 outside one */
-    size_t len_free; /* current free run */
-} info_walk_t;
-
-static void info_end_object(info_walk_t *w) {
-    if (w->len == 1) {
-        w->info->num_1block += 1;
-    } else if (w->len == 2) {
-        w->info->num_2block += 1;
-    }
-    if (w->len > w->info->max_block) {
-        w->info->max_block = w->len;
-    }
-    w->len = 0;
-}
-
-static void info_end_free(info_walk_t *w) {
-    if (w->len_free > w->info->max_free) {
-        w->info->max_free = w->len_free;
-    }
-    w->len_free = 0;
-}
-
-static void info_block(void *ctx, size_t area, size_t block, int kind) {
-    info_walk_t *w = ctx;
-    (void)block;
-    if (area != w->area) { /* objects and free runs end at an area's end */
-        info_end_object(w);
-        info_end_free(w);
-        w->area = area;
-    }
-    switch (kind) {
-        case K_FREE:
-            info_end_object(w);
-            w->info->free += 1;
-            w->len_free += 1;
-            break;
-        case K_HEAD:
-        case K_MARK:
-            info_end_object(w);
-            info_end_free(w);
-            w->info->used += 1;
-            w->len = 1;
-            break;
-        case K_TAIL:
-            w->info->used += 1;
-            w->len += 1;
-            break;
-    }
-}
-
 void gc_info(gc_info_t *info) {
     GC_ENTER();
-    memset(info, 0, sizeof *info);
     rgc_stats st;
-    rgc_get_stats(&mp_rgc_heap, &st);
+    rgc_get_stats(&mp_rgc_heap, &st); /* one pass over the allocation tables */
+    memset(info, 0, sizeof *info);
     info->total = st.total_bytes;
-    info_walk_t w = { info, 0, 0, 0 };
-    walk_map(info_block, &w);
-    info_end_object(&w);
-    info_end_free(&w);
-    info->used *= BYTES_PER_BLOCK;
-    info->free *= BYTES_PER_BLOCK;
+    info->used = st.used_bytes;
+    info->free = st.free_bytes;
+    info->max_free = st.largest_free_bytes / BYTES_PER_BLOCK; /* in blocks, as py/gc.c */
+    info->num_1block = st.one_block_objects;
+    info->num_2block = st.two_block_objects;
+    info->max_block = st.largest_object_bytes / BYTES_PER_BLOCK;
     GC_EXIT();
 }
 
