@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift ;;
     --build-dir) build="$2"; shift ;;
     --bin-dir) bindir="$2"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | cut -c3-; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
