@@ -34,6 +34,7 @@
 #if MICROPY_ENABLE_GC
 
 #include <rgc.h>
+#include <rgc_port.h>
 
 #define BYTES_PER_BLOCK (MICROPY_BYTES_PER_GC_BLOCK)
 
@@ -348,13 +349,27 @@ void gc_sweep_all(void) {
 
 /* ---- allocation ------------------------------------------------------------------------------- */
 
+/* Interrupt handlers (rgc_port_level() > 0) go straight to rgc: no GC mutex (the interrupted thread may
+ * hold it), no collection (the port's gc_collect scans thread stacks; rgc's level policy decides what a
+ * level may do - by default allocate, never collect), no threshold accounting. Only an explicit
+ * gc_lock() (micropython.heap_lock()) still refuses. A collection suspended below the handler is no
+ * obstacle: rgc allocates born-marked objects and defers frees while marking. */
+static inline bool in_interrupt(void) {
+    return rgc_port_level() > 0;
+}
+
+static inline bool heap_locked_explicitly(void) {
+    return (MP_STATE_THREAD(gc_lock_depth) >> GC_LOCK_DEPTH_SHIFT) != 0;
+}
+
 void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
     size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
     if (n_blocks == 0) {
         return NULL;
     }
-    if (MP_STATE_THREAD(gc_lock_depth) > 0) {
-        return NULL;
+    bool irq = in_interrupt();
+    if (irq ? heap_locked_explicitly() : MP_STATE_THREAD(gc_lock_depth) > 0) {
+        return NULL; /* locked, or thread code inside a collection (a finaliser) */
     }
     unsigned flags = 0;
     #if MICROPY_ENABLE_FINALISER
@@ -364,6 +379,9 @@ void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
     #else
     (void)alloc_flags;
     #endif
+    if (irq) {
+        return rgc_alloc(&mp_rgc_heap, n_bytes, flags);
+    }
 
     GC_ENTER();
     int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
@@ -404,6 +422,10 @@ void gc_free(void *ptr) {
     if (ptr == NULL) {
         return;
     }
+    if (in_interrupt()) {
+        rgc_free(&mp_rgc_heap, ptr);
+        return;
+    }
     GC_ENTER();
     rgc_free(&mp_rgc_heap, ptr); /* never runs the finaliser, as py/gc.c */
     COUNT_FREE();
@@ -411,6 +433,9 @@ void gc_free(void *ptr) {
 }
 
 size_t gc_nbytes(const void *ptr) {
+    if (in_interrupt()) {
+        return rgc_size(&mp_rgc_heap, ptr);
+    }
     GC_ENTER();
     size_t n = rgc_size(&mp_rgc_heap, ptr);
     GC_EXIT();
@@ -424,6 +449,9 @@ void *gc_realloc(void *ptr_in, size_t n_bytes, bool allow_move) {
     if (n_bytes == 0) {
         gc_free(ptr_in);
         return NULL;
+    }
+    if (in_interrupt()) {
+        return heap_locked_explicitly() ? NULL : rgc_realloc(&mp_rgc_heap, ptr_in, n_bytes, allow_move);
     }
     if (MP_STATE_THREAD(gc_lock_depth) > 0) {
         return NULL;
