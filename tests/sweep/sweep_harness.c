@@ -82,12 +82,15 @@ char g_first_fail[600];
 int g_nested;
 int g_observe_only;
 void (*g_extra_setup)(void);
-/* Objects an interrupt dropped (overwrote the last reference to) or freed while a collection suspended
- * below it was marking: reachable at that collection's start, so it must not free them; they go at the
- * next one. `collector` names the collection (1 + its level). */
+/* Objects an interrupt dropped (overwrote the last reference to) or freed while a collection was
+ * marking (suspended below it, or paused between steps): reachable at that collection's start, so it
+ * must not free them; they go at the next one. `epoch` names the collection: the number of collections
+ * completed before it, so the object is alive while at most epoch + 1 have completed; `collector` is
+ * what was executing then (1 + its level, or 0 between steps), for messages. */
 typedef struct {
     int id;
     unsigned collector;
+    uint32_t epoch;
 } snap_entry;
 static snap_entry g_snap_dropped[MAXSNAP], g_snap_freed[MAXSNAP];
 static int g_nsnap_dropped, g_nsnap_freed;
@@ -213,15 +216,23 @@ int obj_new(size_t req, unsigned nslots, unsigned flags, int owner)
 
 void *ptr_of(int id) { return id >= 0 ? (void *)g_obj[id].p : NULL; }
 
-static void note_overwritten(int old)
+static void dump_heap(const char *title);
+static bool marking_now(void) { return (atomic_load(&g_heap.state) & PHASE_BITS) == PHASE_MARK; }
+static unsigned phase_now(void) { return atomic_load(&g_heap.state) & PHASE_BITS; }
+static uint32_t completed_now(void) { return atomic_load(&g_heap.collections); }
+
+/* The object `old` is being dropped (its slot overwritten) by the calling level (0 too when `victim`). */
+static void note_dropped(int old, bool victim)
 {
-    irq_level *lv = cur_lv();
-    if (old >= 0 && lv->marking && sweep_in_irq() && g_nsnap_dropped < MAXSNAP) {
+    if (old >= 0 && marking_now() && (sweep_in_irq() || victim) && g_nsnap_dropped < MAXSNAP) {
         g_snap_dropped[g_nsnap_dropped].id = old;
-        g_snap_dropped[g_nsnap_dropped].collector = lv->collector;
+        g_snap_dropped[g_nsnap_dropped].collector = atomic_load(&g_heap.collector);
+        g_snap_dropped[g_nsnap_dropped].epoch = completed_now();
         g_nsnap_dropped++;
     }
 }
+
+static void note_overwritten(int old) { note_dropped(old, false); }
 
 static bool root_in_flight(int s)
 {
@@ -344,7 +355,10 @@ void check_all(const char *where)
     static size_t size[MAXOBJ];
     int n = 0;
     if (rgc_check(&g_heap) != RGC_OK) {
-        fail("%s: rgc_check reports corruption", where);
+        fail("%s: rgc_check reports corruption (phase %u, collector %u, sweep_pos %zu, sweep_done %zu)", where,
+             phase_now(), atomic_load(&g_heap.collector), atomic_load(&g_heap.sweep_pos),
+             atomic_load(&g_heap.sweep_done));
+        dump_heap("rgc_check failed");
     }
     for (int s = 0; s < NROOT; s++) {
         if (!root_in_flight(s) && g_roots[s] != ptr_of(g_root_id[s])) {
@@ -604,14 +618,18 @@ static void irq_free_one(int id)
     rgc_get_stats(&g_heap, &before);
     g_obj[id].freed = 1;
     g_obj[id].pinned = 1;
+    bool was_marking = marking_now();
+    uint32_t epoch = completed_now();
     op_begin();
     rgc_free(&g_heap, p);
     op_end();
     g_obj[id].pinned = 0;
     rgc_get_stats(&g_heap, &after);
-    if (lv->marking && g_nsnap_freed < MAXSNAP) {
+    /* Freed while marking and deferred: it must stay allocated until the collection after that one. */
+    if (was_marking && rgc_size(&g_heap, p) != 0 && g_nsnap_freed < MAXSNAP) {
         g_snap_freed[g_nsnap_freed].id = id;
         g_snap_freed[g_nsnap_freed].collector = lv->collector;
+        g_snap_freed[g_nsnap_freed].epoch = epoch;
         g_nsnap_freed++;
     }
     if (after.misuse != before.misuse) {
@@ -728,25 +746,35 @@ void irq_realloc(void)
     verify_obj(r, "interrupt realloc shrink");
 }
 
-void check_snapshot_kept(unsigned collector, const char *where)
+void check_snapshot_kept(const char *where)
 {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s: object dropped while that collection was marking", where);
+    char msg[200];
+    uint32_t done = completed_now();
     compute_reach();
     for (int i = 0; i < g_nsnap_dropped; i++) {
         int id = g_snap_dropped[i].id;
-        if (g_snap_dropped[i].collector == collector && !g_reach[id] && !g_obj[id].freed) {
+        if (done <= g_snap_dropped[i].epoch + 1u && !g_reach[id] && !g_obj[id].freed && !g_obj[id].pinned) {
+            snprintf(msg, sizeof msg, "%s: object dropped while collection #%u was marking (%u completed now)",
+                     where, (unsigned)g_snap_dropped[i].epoch + 1u, (unsigned)done);
             verify_obj(id, msg);
         }
     }
     for (int i = 0; i < g_nsnap_freed; i++) {
         tobj *o = &g_obj[g_snap_freed[i].id];
-        if (g_snap_freed[i].collector == collector && rgc_size(&g_heap, o->p) == 0) {
-            fail("%s: object #%d at %p freed while that collection was marking was released by it (the "
-                 "release must be deferred to the next one)",
-                 where, g_snap_freed[i].id, (void *)o->p);
+        if (done <= g_snap_freed[i].epoch + 1u && rgc_size(&g_heap, o->p) == 0) {
+            fail("%s: object #%d at %p freed while collection #%u was marking was released by it (%u completed "
+                 "now; the release must be deferred to the next one)",
+                 where, g_snap_freed[i].id, (void *)o->p, (unsigned)g_snap_freed[i].epoch + 1u, (unsigned)done);
         }
     }
+}
+
+/* A collection request from level l must return RGC_BUSY when a step or collection is executing below
+ * it, or when another level has a collection open for its roots (rgc_collect_start). */
+static bool busy_expected(unsigned l)
+{
+    unsigned owner = atomic_load(&g_heap.roots_owner);
+    return atomic_load(&g_heap.collector) != 0 || (owner != 0 && owner != l + 1u);
 }
 
 int irq_collect(void)
@@ -754,33 +782,137 @@ int irq_collect(void)
     irq_level *lv = cur_lv();
     unsigned l = cur_level();
     /* The heap's own counters, read directly (no rgc call, no points); collections that a body above
-     * completed during this call count too. */
+     * completed during this call count too. A collection paused between steps is finished first. */
     uint32_t done = atomic_load(&g_heap.collections), refused = atomic_load(&g_heap.busy_collections);
-    uint64_t above = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] : 0;
+    uint64_t above = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
+    bool busy = busy_expected(l), paused = phase_now() != PHASE_IDLE;
     op_begin();
     int rc = rgc_collect(&g_heap);
     op_end();
     uint32_t done2 = atomic_load(&g_heap.collections), refused2 = atomic_load(&g_heap.busy_collections);
-    uint64_t above2 = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] : 0;
-    if (lv->collector != 0) {
+    uint64_t above2 = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
+    if (busy) {
         if (rc != RGC_BUSY) {
-            fail("level-%u rgc_collect returned %d while a collection was suspended (expected RGC_BUSY)", l, rc);
+            fail("level-%u rgc_collect returned %d while a collection was running or open (expected RGC_BUSY)", l,
+                 rc);
         } else {
             g_st.irq_busy[l]++;
         }
     } else if (rc != RGC_OK) {
         fail("level-%u rgc_collect returned %d with no collection running (expected RGC_OK)", l, rc);
     } else {
-        if (done2 - done != 1u + (uint32_t)(above2 - above)) {
-            fail("level-%u rgc_collect returned RGC_OK but the heap counted %u collections during it", l,
-                 done2 - done);
+        uint32_t want = (paused ? 2u : 1u) + (uint32_t)(above2 - above);
+        if (done2 - done != want) {
+            fail("level-%u rgc_collect returned RGC_OK but the heap counted %u collections during it (expected "
+                 "%u%s)",
+                 l, done2 - done, want, paused ? ": the paused one and a full one" : "");
         }
         g_st.irq_collected[l]++;
-        check_snapshot_kept(1u + l, "after an interrupt's collection");
+        if (phase_now() != PHASE_IDLE) {
+            fail("level-%u rgc_collect returned RGC_OK leaving phase %u", l, phase_now());
+        }
     }
+    check_snapshot_kept("after an interrupt's collection");
     if (rc == RGC_BUSY && refused2 == refused) {
         fail("level-%u rgc_collect returned RGC_BUSY but busy_collections did not count it", l);
     }
+    (void)lv;
+    return rc;
+}
+
+/* One rgc_collect_step(budget) at the body's level: RGC_BUSY at once when a step or collection executes
+ * below (it must never wait for it) or another level's collection is open for roots; otherwise 1 while
+ * a collection is in progress afterwards, 0 when this step completed it (starting one when none was). */
+int irq_step(size_t budget)
+{
+    unsigned l = cur_level();
+    uint32_t done = completed_now(), refused = atomic_load(&g_heap.busy_collections);
+    uint64_t above = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
+    bool busy = busy_expected(l);
+    op_begin();
+    int rc = rgc_collect_step(&g_heap, budget);
+    op_end();
+    uint32_t done2 = completed_now(), refused2 = atomic_load(&g_heap.busy_collections);
+    uint64_t above2 = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
+    uint32_t others = (uint32_t)(above2 - above);
+    g_st.irq_steps[l]++;
+    if (busy) {
+        if (rc != RGC_BUSY) {
+            fail("level-%u rgc_collect_step returned %d while a step or collection was executing below or open "
+                 "(expected RGC_BUSY)", l, rc);
+        } else {
+            g_st.irq_busy[l]++;
+        }
+        if (refused2 == refused) {
+            fail("level-%u rgc_collect_step returned RGC_BUSY but busy_collections did not count it", l);
+        }
+    } else if (rc == 0) {
+        if (done2 - done != 1u + others) {
+            fail("level-%u rgc_collect_step returned 0 but %u collections completed during it", l, done2 - done);
+        }
+        if (phase_now() != PHASE_IDLE) {
+            fail("level-%u rgc_collect_step returned 0 leaving phase %u", l, phase_now());
+        }
+        g_st.irq_completed[l]++;
+    } else if (rc == 1) {
+        if (done2 - done != others) {
+            fail("level-%u rgc_collect_step returned 1 but %u collections completed during it", l, done2 - done);
+        }
+        if (phase_now() == PHASE_IDLE) {
+            fail("level-%u rgc_collect_step returned 1 (in progress) but the heap is idle", l);
+        }
+    } else {
+        fail("level-%u rgc_collect_step returned %d (expected RGC_BUSY, 0 or 1)", l, rc);
+    }
+    check_snapshot_kept("after an interrupt's step");
+    return rc;
+}
+
+/* Steps of a small budget until the collection in progress (or a new one) completes, or RGC_BUSY. */
+void irq_steps_to_end(void)
+{
+    for (int n = 0; n < 100000; n++) {
+        if (irq_step(2) != 1) {
+            return;
+        }
+    }
+    fail("level-%u: 100000 steps did not complete a collection", cur_level());
+}
+
+/* rgc_collect_finish at the body's level: RGC_BUSY as a step; else RGC_OK with the heap idle, one
+ * collection completed if one was in progress. */
+int irq_finish(void)
+{
+    unsigned l = cur_level();
+    uint32_t done = completed_now();
+    uint64_t above = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
+    bool busy = busy_expected(l), paused = phase_now() != PHASE_IDLE;
+    op_begin();
+    int rc = rgc_collect_finish(&g_heap);
+    op_end();
+    uint64_t above2 = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
+    if (busy) {
+        if (rc != RGC_BUSY) {
+            fail("level-%u rgc_collect_finish returned %d while a collection was running or open (expected "
+                 "RGC_BUSY)", l, rc);
+        } else {
+            g_st.irq_busy[l]++;
+        }
+    } else if (rc != RGC_OK) {
+        fail("level-%u rgc_collect_finish returned %d (expected RGC_OK)", l, rc);
+    } else {
+        if (completed_now() - done != (paused ? 1u : 0u) + (uint32_t)(above2 - above)) {
+            fail("level-%u rgc_collect_finish: %u collections completed during it (one was %sin progress)", l,
+                 completed_now() - done, paused ? "" : "not ");
+        }
+        if (phase_now() != PHASE_IDLE) {
+            fail("level-%u rgc_collect_finish returned RGC_OK leaving phase %u", l, phase_now());
+        }
+        if (paused) {
+            g_st.irq_completed[l]++;
+        }
+    }
+    check_snapshot_kept("after an interrupt's rgc_collect_finish");
     return rc;
 }
 
@@ -790,7 +922,7 @@ void irq_enter(void)
     irq_level *lv = cur_lv();
     char where[40];
     lv->collector = atomic_load(&g_heap.collector);
-    lv->marking = lv->collector != 0 && (atomic_load(&g_heap.state) & PHASE_BITS) == PHASE_MARK;
+    lv->marking = marking_now(); /* suspended below, or paused between steps */
     g_st.marking_irqs += (uint64_t)lv->marking;
     if (lv->collector != 0 && (lv->collector > l || (lv->collector == 1 && !g_sc->is_collect))) {
         fail("level-%u interrupt found a collection running (collector %u) though no level below it collects",
@@ -1070,6 +1202,8 @@ static void victim_free_common(int unref)
     g_obj[id].pinned = 1;
     rgc_stats before, after;
     rgc_get_stats(&g_heap, &before);
+    bool marking = marking_now(); /* a collection paused between steps: the release is deferred */
+    uint32_t epoch = completed_now();
     wipe_stack();
     sweep_arm(g_N);
     victim_free_call(id);
@@ -1082,7 +1216,14 @@ static void victim_free_common(int unref)
         fail("victim rgc_free(%p) counted as misuse", (void *)p);
     }
     if (rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, g_obj[id].aseq)) {
-        fail("victim rgc_free(%p): object still allocated (rgc_size %zu)", (void *)p, rgc_size(&g_heap, p));
+        if (!marking) {
+            fail("victim rgc_free(%p): object still allocated (rgc_size %zu)", (void *)p, rgc_size(&g_heap, p));
+        } else if (g_nsnap_freed < MAXSNAP) {
+            g_snap_freed[g_nsnap_freed].id = id;
+            g_snap_freed[g_nsnap_freed].collector = 0;
+            g_snap_freed[g_nsnap_freed].epoch = epoch;
+            g_nsnap_freed++;
+        }
     }
 }
 static void victim_free(void) { victim_free_common(0); }
@@ -1107,6 +1248,7 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect, int unr
         root_set(VROOT, -1);
     }
     g_obj[id].pinned = 1;
+    bool marking = marking_now(); /* a collection paused between steps: a moved-from copy is deferred */
     wipe_stack();
     sweep_arm(g_N);
     unsigned char *r = victim_realloc_call(id, n, allow_move);
@@ -1144,7 +1286,7 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect, int unr
     }
     size_t sz = rgc_size(&g_heap, r);
     size_t want = (n + B - 1) / B * B;
-    if (expect == 2 ? sz != want : sz < n) {
+    if (expect == 2 && !marking ? sz != want : sz < n) {
         fail("victim rgc_realloc(%p, %zu) = %p has rgc_size %zu (expected %s%zu)", (void *)p, n, (void *)r, sz,
              expect == 2 ? "" : ">= ", expect == 2 ? want : n);
     }
@@ -1157,7 +1299,7 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect, int unr
         g_obj[id].req = n;
     }
     verify_obj(id, "victim realloc: contents preserved");
-    if (r != p && rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, oldseq)) {
+    if (r != p && rgc_size(&g_heap, p) != 0 && !addr_taken_by_other(p, oldseq) && !marking) {
         fail("victim rgc_realloc moved %p to %p but the old copy is still allocated (rgc_size %zu)",
              (void *)p, (void *)r, rgc_size(&g_heap, p));
     }
@@ -1313,27 +1455,219 @@ static void victim_collect(void)
     }
 }
 
+
+/* ---- step-wise collection (issue 6) ---------------------------------------------------------------- */
+#define VSTEP_BUDGET 6
+
+/* Set-up: start a collection at level 0 and advance it in steps of budget 1 until it is in `phase`,
+ * then `more` steps in it: the victim runs with that collection paused between two steps. */
+__attribute__((noinline)) static void pause_collection(unsigned phase, unsigned more)
+{
+    wipe_stack(); /* the first step scans this stack: no stale words of the set-up's calls */
+    int rc = rgc_collect_step(&g_heap, 1);
+    for (unsigned n = 0; rc == 1 && phase_now() != phase && n < 100000; n++) {
+        rc = rgc_collect_step(&g_heap, 1);
+    }
+    for (unsigned k = 0; k < more && rc == 1; k++) {
+        rc = rgc_collect_step(&g_heap, 1);
+    }
+    if (rc != 1 || phase_now() != phase) {
+        fail("setup: could not pause a collection in phase %u (step returned %d, phase %u)", phase, rc,
+             phase_now());
+    }
+}
+
+static int atb_of(int id)
+{
+    size_t b = block_of_start(&g_heap, g_obj[id].p);
+    return b == RGC_NONE ? -1 : (int)atb_state(&g_heap, b);
+}
+
+/* The victim step: 0 or 1 (level 0 never finds a step below it), consistent with the phase - unless
+ * the interrupt ran after the step had decided (it may finish the collection, or start the next). */
+static void victim_step(void)
+{
+    uint32_t done = completed_now();
+    wipe_stack();
+    sweep_arm(g_N);
+    int rc = rgc_collect_step(&g_heap, VSTEP_BUDGET);
+    g_vpoints = sweep_disarm();
+    bool irq = sweep_run_fired() != 0;
+    if (rc == 0) {
+        if (completed_now() == done || (!irq && phase_now() != PHASE_IDLE)) {
+            fail("victim rgc_collect_step returned 0 but phase is %u, %u collections completed", phase_now(),
+                 completed_now() - done);
+        }
+    } else if (rc == 1) {
+        if (!irq && phase_now() == PHASE_IDLE) {
+            fail("victim rgc_collect_step returned 1 but the heap is idle");
+        }
+    } else {
+        fail("victim rgc_collect_step returned %d at level 0 (expected 0 or 1)", rc);
+    }
+}
+
+static void setup_step_mark(void)
+{
+    setup_collect();
+    pause_collection(PHASE_MARK, 3);
+}
+static void setup_step_sweep(void)
+{
+    setup_collect();
+    pause_collection(PHASE_SWEEP, 2);
+}
+
+static void victim_finish(void)
+{
+    wipe_stack();
+    sweep_arm(g_N);
+    int rc = rgc_collect_finish(&g_heap);
+    g_vpoints = sweep_disarm();
+    /* (an interrupt after the finish may have started the next collection with a step) */
+    if (rc != RGC_OK || (phase_now() != PHASE_IDLE && !sweep_run_fired())) {
+        fail("victim rgc_collect_finish returned %d, phase %u (expected RGC_OK, idle)", rc, phase_now());
+    }
+}
+
+/* rgc_collect_start, then (not swept) the root words of an object nothing else refers to, and the
+ * finish: the object survives that collection (and is garbage for the next one). */
+static void *g_words[2]; /* not a root range */
+static int g_E;
+static void setup_start(void)
+{
+    setup_collect();
+    g_E = must_new(2 * B, 0, 0, 0);
+    g_words[0] = ptr_of(g_E);
+    g_words[1] = NULL;
+    add_garbage(g_E);
+}
+static void victim_start(void)
+{
+    uint32_t done = completed_now();
+    wipe_stack();
+    sweep_arm(g_N);
+    int rc = rgc_collect_start(&g_heap);
+    g_vpoints = sweep_disarm();
+    /* An interrupt before the start may have collected already: E was garbage then (no root yet). */
+    bool e_alive = completed_now() == done;
+    if (rc == RGC_OK) {
+        int rr = rgc_collect_roots(&g_heap, g_words, 2);
+        if (rr != RGC_OK) {
+            fail("rgc_collect_roots after the victim's rgc_collect_start returned %d", rr);
+        }
+        int rf = rgc_collect_finish(&g_heap);
+        if (rf != RGC_OK) {
+            fail("rgc_collect_finish after the victim's rgc_collect_start returned %d", rf);
+        }
+        if (e_alive) {
+            verify_obj(g_E, "the object given to rgc_collect_roots, after that collection");
+        }
+    } else if (rc == RGC_BUSY && g_N != 0 && phase_now() != PHASE_IDLE) {
+        /* the interrupt started a collection (a step from idle) that is still in progress */
+        (void)rgc_collect_finish(&g_heap);
+    } else {
+        fail("victim rgc_collect_start returned %d (phase %u)", rc, phase_now());
+    }
+    g_words[0] = NULL;
+}
+
+/* rgc_write at level 0 with a collection paused in its mark phase: the only heap reference to o (in
+ * an unscanned list node) is overwritten, o having been stored into a root slot after the roots were
+ * scanned. Only the barrier's shade keeps o (and its child) alive. */
+static int g_chain[4], g_wo;
+static void setup_write_paused(void)
+{
+    for (int i = 0; i < 4; i++) {
+        g_chain[i] = must_new(B, 2, 0, 0);
+        if (i > 0) {
+            edge_set(g_chain[i - 1], 0, g_chain[i]);
+        }
+    }
+    g_wo = must_new(2 * B, 1, RGC_FINALISER, 0);
+    edge_set(g_wo, 0, must_new(B, 0, 0, 0));
+    edge_set(g_chain[3], 1, g_wo);
+    root_set(R_L0 + 6, g_chain[0]);
+    pause_collection(PHASE_MARK, 1);
+    if (atb_of(g_wo) != AT_HEAD) {
+        fail("setup: the object is already marked (state %d): the scenario tests nothing", atb_of(g_wo));
+    }
+    root_set(VROOT, g_wo); /* a root slot written after the snapshot of the roots */
+}
+static void victim_write_paused(void)
+{
+    int parent = g_chain[3];
+    g_inflight_obj[0] = parent;
+    g_inflight_k[0] = 1;
+    note_dropped(g_wo, true);
+    wipe_stack();
+    sweep_arm(g_N);
+    rgc_write(&g_heap, (void **)(void *)(g_obj[parent].p + W * 2), NULL);
+    g_vpoints = sweep_disarm();
+    g_inflight_obj[0] = -1;
+    g_obj[parent].slot[1] = -1;
+}
+
+static void setup_alloc_paused(void) { pause_collection(PHASE_MARK, 1); }
+static void setup_alloc_paused_sweep(void) { pause_collection(PHASE_SWEEP, 1); }
+static void setup_free_paused(void)
+{
+    setup_free();
+    pause_collection(PHASE_MARK, 1);
+}
+static void setup_realloc_paused(void)
+{
+    setup_realloc_move();
+    pause_collection(PHASE_MARK, 1);
+}
+
 const scenario g_scenarios[] = {
-    {"alloc_fresh", 64, 0, setup_alloc_fresh, victim_alloc_fresh, "rgc_alloc(3 blocks) on a fresh heap"},
-    {"alloc_frag", 176, 0, setup_alloc_frag, victim_alloc_frag, "rgc_alloc(2 blocks) past 40 one-block holes"},
+    {"alloc_fresh", 64, 0, setup_alloc_fresh, victim_alloc_fresh, "rgc_alloc(3 blocks) on a fresh heap", 0},
+    {"alloc_frag", 176, 0, setup_alloc_frag, victim_alloc_frag, "rgc_alloc(2 blocks) past 40 one-block holes", 0},
     {"alloc_contend", 48, 0, setup_alloc_contend, victim_alloc_contend,
-     "rgc_alloc(3 blocks, FINALISER) into the hole the interrupt also takes"},
-    {"free", 64, 0, setup_free, victim_free, "rgc_free of a 6-block finaliser object"},
+     "rgc_alloc(3 blocks, FINALISER) into the hole the interrupt also takes", 0},
+    {"free", 64, 0, setup_free, victim_free, "rgc_free of a 6-block finaliser object", 0},
     {"free_unref", 64, 0, setup_free, victim_free_unref,
-     "rgc_free of a 6-block finaliser object whose only reference is the argument"},
+     "rgc_free of a 6-block finaliser object whose only reference is the argument", 0},
     {"realloc_inplace", 64, 0, setup_realloc_inplace, victim_realloc_inplace,
-     "rgc_realloc 2 -> 5 blocks in place, no move allowed"},
-    {"realloc_move", 64, 0, setup_realloc_move, victim_realloc_move, "rgc_realloc 2 -> 5 blocks, moves"},
+     "rgc_realloc 2 -> 5 blocks in place, no move allowed", 0},
+    {"realloc_move", 64, 0, setup_realloc_move, victim_realloc_move, "rgc_realloc 2 -> 5 blocks, moves", 0},
     {"realloc_unref", 64, 0, setup_realloc_move, victim_realloc_move_unref,
-     "rgc_realloc 2 -> 5 blocks, moves, of an object whose only reference is the argument"},
-    {"realloc_shrink", 64, 0, setup_realloc_shrink, victim_realloc_shrink, "rgc_realloc 6 -> 2 blocks"},
+     "rgc_realloc 2 -> 5 blocks, moves, of an object whose only reference is the argument", 0},
+    {"realloc_shrink", 64, 0, setup_realloc_shrink, victim_realloc_shrink, "rgc_realloc 6 -> 2 blocks", 0},
     {"realloc_grow", 64, 0, setup_realloc_inplace, victim_realloc_grow,
-     "rgc_realloc 2 -> 5 blocks, free blocks follow, move allowed"},
+     "rgc_realloc 2 -> 5 blocks, free blocks follow, move allowed", 0},
     {"alloc_autocollect", 64, 1, setup_alloc_autocollect, victim_alloc_autocollect,
-     "rgc_alloc(4 blocks) on a heap full of garbage: collects at level 0 inside the alloc"},
-    {"write", 64, 0, setup_write, victim_write, "rgc_write of a root slot"},
+     "rgc_alloc(4 blocks) on a heap full of garbage: collects at level 0 inside the alloc", 0},
+    {"write", 64, 0, setup_write, victim_write, "rgc_write of a root slot", 0},
     {"collect", 128, 1, setup_collect, victim_collect,
-     "rgc_collect over lists, a 20-wide node (mark-stack overflow), a chain, garbage, finalisers"},
+     "rgc_collect over lists, a 20-wide node (mark-stack overflow), a chain, garbage, finalisers", 0},
+    /* step-wise collection (1): victims that step, start or finish; their interrupt bodies step, finish
+     * and collect too (sweep.c bodies 4..8) */
+    {"step_begin", 128, 1, setup_collect, victim_step,
+     "rgc_collect_step(6) from idle: starts a collection over the collect graph", 1},
+    {"step_mark", 128, 1, setup_step_mark, victim_step, "rgc_collect_step(6) of a collection paused while marking",
+     1},
+    {"step_sweep", 128, 1, setup_step_sweep, victim_step,
+     "rgc_collect_step(6) of a collection paused while sweeping", 1},
+    {"start", 128, 1, setup_start, victim_start,
+     "rgc_collect_start (then roots and finish, not swept): the roots are open for level 0 only", 1},
+    {"finish", 128, 1, setup_step_mark, victim_finish, "rgc_collect_finish of a collection paused while marking",
+     1},
+    /* (2) victims that run while a collection is paused between steps, with the same bodies: they expose
+     * races between a lower level's rgc call and a higher level's step that ends the mark phase (issue 6
+     * review); out of CTest until the core fixes them (sweep_<variant> --races) */
+    {"write_paused", 64, 1, setup_write_paused, victim_write_paused,
+     "rgc_write dropping the only heap reference to an unscanned object while a collection is paused (marking)",
+     2},
+    {"alloc_paused", 64, 1, setup_alloc_paused, victim_alloc_fresh,
+     "rgc_alloc(3 blocks) while a collection is paused (marking): born marked", 2},
+    {"alloc_paused_sw", 64, 1, setup_alloc_paused_sweep, victim_alloc_fresh,
+     "rgc_alloc(3 blocks) while a collection is paused (sweeping): born marked ahead of the sweeper", 2},
+    {"free_paused", 64, 1, setup_free_paused, victim_free,
+     "rgc_free of a 6-block finaliser object while a collection is paused (marking): deferred", 2},
+    {"realloc_paused", 64, 1, setup_realloc_paused, victim_realloc_move,
+     "rgc_realloc 2 -> 5 blocks, moves, while a collection is paused (marking)", 2},
 };
 const size_t g_nscenarios = sizeof g_scenarios / sizeof g_scenarios[0];
 
@@ -1392,7 +1726,7 @@ __attribute__((noinline)) static void run_victim(const scenario *sc)
     check_accounting("after victim");
     /* DESIGN 5.3 and 6: what the interrupts dropped or freed while the collection was marking was
      * reachable at its start (or born during it): that collection must not have freed it. */
-    check_snapshot_kept(1u, "after the victim collection");
+    check_snapshot_kept("after the victim");
     rgc_stats st;
     rgc_get_stats(&g_heap, &st);
     g_st.retry_runs += st.claim_retries != 0;
@@ -1451,16 +1785,16 @@ __attribute__((noinline)) static void run_collect_followup(void)
         int id = g_snap_dropped[i].id;
         tobj *o = &g_obj[id];
         if (!g_reach[id] && rgc_size(&g_heap, o->p) != 0 && !addr_taken_by_other(o->p, o->aseq)) {
-            fail("object #%d at %p dropped while the level-%u collection was marking survived the next "
-                 "collection too", id, (void *)o->p, g_snap_dropped[i].collector - 1u);
+            fail("object #%d at %p dropped while collection #%u was marking survived the next collection too",
+                 id, (void *)o->p, (unsigned)g_snap_dropped[i].epoch + 1u);
         }
     }
     for (int i = 0; i < g_nsnap_freed; i++) {
         int id = g_snap_freed[i].id;
         tobj *o = &g_obj[id];
         if (rgc_size(&g_heap, o->p) != 0 && !addr_taken_by_other(o->p, o->aseq)) {
-            fail("object #%d at %p freed while the level-%u collection was marking is still allocated after "
-                 "the next collection", id, (void *)o->p, g_snap_freed[i].collector - 1u);
+            fail("object #%d at %p freed while collection #%u was marking is still allocated after the next "
+                 "collection", id, (void *)o->p, (unsigned)g_snap_freed[i].epoch + 1u);
         }
     }
     for (int i = 0; i < g_ngarbage; i++) {

@@ -77,6 +77,8 @@ struct scenario {
     void (*setup)(void);
     void (*victim)(void);
     const char *what;
+    int step_bodies; /* 0: classic; 1: step-wise collection (bodies 4..8 that step, finish and collect);
+                      * 2: the same bodies, races pending a core fix (sweep.c --races) */
 };
 extern const scenario g_scenarios[];
 extern const size_t g_nscenarios;
@@ -100,6 +102,8 @@ struct sweep_stats {
     uint64_t irq_nulls;     /* interrupt allocations that returned NULL (justified) */
     uint64_t irq_busy[SWEEP_MAX_LEVEL + 1];      /* interrupt collections refused with RGC_BUSY, per level */
     uint64_t irq_collected[SWEEP_MAX_LEVEL + 1]; /* interrupt collections that ran, per level */
+    uint64_t irq_steps[SWEEP_MAX_LEVEL + 1];     /* interrupt rgc_collect_step calls, per level */
+    uint64_t irq_completed[SWEEP_MAX_LEVEL + 1]; /* collections an interrupt's step or finish completed */
     uint64_t irq_left;      /* interrupt frees (or moved-from copies) left to the collector */
     uint64_t irq_deferred;  /* the same while a collection was suspended below */
     uint64_t retry_runs;    /* runs in which a claim was rolled back and retried (CAS conflict) */
@@ -137,10 +141,13 @@ void irq_alloc_burst(void); /* 1, 3 (RGC_FINALISER) and 5 blocks, rooted and lin
 void irq_moves(void);       /* the snapshot barrier's work on its share of the scenario's moves */
 void irq_free_own(void);    /* free a new finaliser object, its pre-existing P and its new a2 */
 void irq_realloc(void);     /* grow its R by moving (or in place), then shrink it in place */
-int irq_collect(void);      /* RGC_BUSY iff a collection was running when the body started */
-/* After a collection run by `collector` (1 + level) returned: what bodies above it dropped or freed
- * while it was marking survived it. */
-void check_snapshot_kept(unsigned collector, const char *where);
+int irq_collect(void);      /* RGC_BUSY iff a collection was running (or open for roots) when called */
+int irq_step(size_t budget); /* rgc_collect_step: RGC_BUSY iff one executes below (or is open), else 0/1 */
+void irq_steps_to_end(void); /* small steps until the collection in progress (or a new one) completes */
+int irq_finish(void);        /* rgc_collect_finish: RGC_BUSY as a step, else RGC_OK and idle */
+/* What was dropped or freed while a collection was marking survives until that collection has ended:
+ * checked whenever at most one more collection has completed since (any time). */
+void check_snapshot_kept(const char *where);
 
 /* ---- runs ---- */
 __attribute__((noinline)) void wipe_stack(void);
