@@ -8,6 +8,11 @@
  * payload pattern) that its owner checks before dropping or freeing it; the top heap level runs
  * rgc_check at random instants. Any violation is reported at the end and the exit status is 1.
  *
+ * With --incremental[=BUDGET] the foreground collects in steps of at most BUDGET work units
+ * (rgc_collect_step) instead of full collections, and the handlers run a step now and then too (RGC_BUSY
+ * when they preempt one); the summary reports the longest step seen, the longest one no interrupt landed
+ * in, and the steps per collection.
+ *
  * Handlers call only rgc and async-signal-safe functions: results are recorded in atomics and fixed
  * buffers and printed by the foreground. `rgc-demo --help` lists the options.
  */
@@ -42,6 +47,8 @@
 #define STATUS_NS 200000000L   /* live line refresh (terminal) */
 #define SNAPSHOT_NS 50000000L  /* heap map row for --map */
 #define ROW_BUDGET (16u << 20) /* bytes of buffered map rows: keeps the PNG to a few MB */
+#define DEFAULT_BUDGET 64      /* --incremental without a value: work units per step */
+#define HANDLER_STEP_PERCENT 25 /* --incremental: share of the heap levels' ticks that run a step */
 
 _Static_assert(MAX_HEAP_LEVELS + 1 <= RGC_SIM_MAX_LEVELS, "too many levels for the simulator");
 _Static_assert(MAX_HEAP_LEVELS + 2 <= RGC_MAX_LEVELS, "too many levels for rgc");
@@ -58,6 +65,7 @@ static struct {
     const char *map_path;
     bool storm, quiet;
     size_t min_size, max_size;
+    size_t budget; /* --incremental: work units per step; 0: full collections */
 } cfg;
 
 static rgc_heap heap;
@@ -72,6 +80,7 @@ static char table_names[TABLE_SLOTS][16];
 
 struct level_stats {
     _Atomic uint64_t ticks, allocs, failed, frees, drops, stores, checks, violations;
+    _Atomic uint64_t steps, steps_busy, steps_done; /* --incremental: this level's rgc_collect_step calls */
     _Atomic uint64_t in_collection; /* ticks that preempted the foreground's rgc_collect */
     uint64_t rng; /* xorshift state: only this level's handler touches it (a level never nests in itself) */
 };
@@ -104,11 +113,11 @@ enum vkind {
     V_CHECK,     /* rgc_check != RGC_OK */
     V_LEVEL,     /* rgc_port_level() != the level the handler was attached to */
     V_SYSALLOC,  /* an allocation above the mask ceiling succeeded */
-    V_COLLECT,   /* rgc_collect returned something other than OK / BUSY */
+    V_COLLECT,   /* rgc_collect / rgc_collect_step returned something it must not */
     V_MISUSE,    /* misuse count differs from the refused system allocations */
 };
 static const char *const vkind_name[] = {"canary header", "canary payload", "rgc_size",   "rgc_check",
-                                         "level",         "system alloc",   "rgc_collect", "misuse"};
+                                         "level",         "system alloc",   "collection",  "misuse"};
 
 struct violation {
     enum vkind kind;
@@ -358,6 +367,19 @@ static void heap_handler(unsigned level, void *arg) {
         p = NULL;
     }
 
+    /* --incremental: any level may run the next step of the collection in progress (or start one); a step
+     * executing below us makes it return RGC_BUSY at once */
+    if (cfg.budget != 0 && xorshift(&s->rng) % 100u < HANDLER_STEP_PERCENT) {
+        int rc = rgc_collect_step(&heap, cfg.budget);
+        atomic_fetch_add_explicit(&s->steps, 1, memory_order_relaxed);
+        if (rc == RGC_BUSY)
+            atomic_fetch_add_explicit(&s->steps_busy, 1, memory_order_relaxed);
+        else if (rc == 0)
+            atomic_fetch_add_explicit(&s->steps_done, 1, memory_order_relaxed);
+        else if (rc != 1)
+            violation(V_COLLECT, level, -1, NULL, 0, 0, 0, 1, (uint64_t)(int64_t)rc);
+    }
+
     if (level == top_level) {
         unsigned req = atomic_load_explicit(&snap_request, memory_order_relaxed);
         if ((req == SNAP_ANY || (req == SNAP_INSIDE && collecting)) &&
@@ -410,10 +432,12 @@ static void usage(FILE *f) {
             "  -m, --map FILE.png      write the heap over time as a PNG (one row per snapshot, one pixel per block)\n"
             "  -S, --storm             8 heap levels raised by a signal storm as fast as the host sustains,\n"
             "                          16..512 B allocations (timers on levels 1..3 keep running)\n"
+            "  -i, --incremental[=N]   collect in steps of at most N work units (blocks; default %d) instead of\n"
+            "                          full collections; the handlers run steps too; reports the longest step\n"
             "  -q, --quiet             no live status line\n"
             "  -h, --help              this text\n"
             "example: %s --heap 128K --map heap.png   (a small heap: fragmentation and failed allocations)\n",
-            prog, MAX_HEAP_LEVELS, prog);
+            prog, MAX_HEAP_LEVELS, DEFAULT_BUDGET, prog);
 }
 
 static _Noreturn void bad_usage(const char *fmt, const char *arg) {
@@ -471,14 +495,15 @@ static void parse_options(int argc, char **argv) {
         {"levels", required_argument, NULL, 'l'},   {"heap", required_argument, NULL, 'H'},
         {"seed", required_argument, NULL, 's'},     {"map", required_argument, NULL, 'm'},
         {"storm", no_argument, NULL, 'S'},          {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"incremental", optional_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *rates_arg = NULL;
     bool have_seed = false, have_levels = false;
     cfg.duration = 10;
     cfg.heap_bytes = 512 * 1024;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":d:r:l:H:s:m:Sqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:r:l:H:s:m:Sqi::h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             if (!parse_double(optarg, 0.001, 7 * 86400.0, &cfg.duration))
@@ -516,6 +541,14 @@ static void parse_options(int argc, char **argv) {
         case 'q':
             cfg.quiet = true;
             break;
+        case 'i': {
+            uint64_t v = DEFAULT_BUDGET;
+            char *end = NULL;
+            if (optarg != NULL && (!parse_u64(optarg, &v, &end) || *end != '\0' || v == 0 || v > (1u << 30)))
+                bad_usage("--incremental wants a budget of work units per step in 1..2^30, not '%s'", optarg);
+            cfg.budget = (size_t)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             exit(0);
@@ -677,6 +710,67 @@ static uint64_t delivered_heap_levels(void) {
     return n;
 }
 
+/* Every interrupt delivered (heap levels and the system level): did one land inside a step? */
+static uint64_t delivered_all(void) {
+    struct rgc_sim_stats ss;
+    rgc_sim_get_stats(&ss);
+    uint64_t n = 0;
+    for (unsigned l = 1; l <= system_level; l++)
+        n += ss.delivered[l];
+    return n;
+}
+
+/* --incremental: the foreground's steps, timed. Wall clock: an interrupt inside a step lengthens it, so
+ * the longest step with no interrupt inside is kept apart; and the host may deschedule the thread in the
+ * middle of one, so that step's thread CPU time is kept too - the collector's own pause. */
+#define HIST_NS 100    /* histogram of the steps with no interrupt inside: 0.1 us buckets ... */
+#define HIST_N 5000    /* ... up to 500 us, the last bucket collecting the rest */
+static struct {
+    uint64_t steps, total_ns, max_ns, clean, max_clean_ns, max_clean_cpu_ns, done;
+    uint32_t hist[HIST_N];
+} fgs;
+
+/* Upper edge (us) of the histogram bucket holding the given fraction of the clean steps. */
+static double clean_percentile(double q) {
+    uint64_t want = (uint64_t)ceil(q * (double)fgs.clean), seen = 0;
+    for (unsigned k = 0; k < HIST_N; k++) {
+        seen += fgs.hist[k];
+        if (seen >= want && want > 0)
+            return k + 1 < HIST_N ? (double)(k + 1) * HIST_NS / 1e3 : (double)fgs.max_clean_ns / 1e3;
+    }
+    return 0;
+}
+
+static uint64_t ns_between(const struct timespec *a, const struct timespec *b) {
+    return (uint64_t)((b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec));
+}
+
+static int foreground_step(void) {
+    struct timespec a, b, ca, cb;
+    uint64_t i0 = delivered_all();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = rgc_collect_step(&heap, cfg.budget);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb);
+    uint64_t i1 = delivered_all(), ns = ns_between(&a, &b), cpu = ns_between(&ca, &cb);
+    fgs.steps++;
+    fgs.total_ns += ns;
+    if (ns > fgs.max_ns)
+        fgs.max_ns = ns;
+    if (i1 == i0) {
+        fgs.clean++;
+        if (ns > fgs.max_clean_ns)
+            fgs.max_clean_ns = ns;
+        if (cpu > fgs.max_clean_cpu_ns)
+            fgs.max_clean_cpu_ns = cpu;
+        fgs.hist[ns / HIST_NS < HIST_N ? ns / HIST_NS : HIST_N - 1]++;
+    }
+    if (rc == 0)
+        fgs.done++;
+    return rc;
+}
+
 static void status_line(bool tty, unsigned term_cols, double t, uint64_t collections, double irq_rate) {
     rgc_stats st;
     rgc_get_stats(&heap, &st);
@@ -688,6 +782,9 @@ static void status_line(bool tty, unsigned term_cols, double t, uint64_t collect
     if (n < (int)sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, "  used %zuK/%zuK  free-run %zuK  masked %" PRIu32,
                       st.used_bytes / 1024, st.total_bytes / 1024, st.largest_free_bytes / 1024, st.longest_masked);
+    if (cfg.budget != 0 && n < (int)sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, "  step max %.0f us (no irq: %.0f us, cpu %.0f us)",
+                      (double)fgs.max_ns / 1e3, (double)fgs.max_clean_ns / 1e3, (double)fgs.max_clean_cpu_ns / 1e3);
     if (cfg.storm && n < (int)sizeof line)
         snprintf(line + n, sizeof line - (size_t)n, "  irq %s/s", human(a, sizeof a, irq_rate));
     if (tty) {
@@ -781,8 +878,9 @@ int main(int argc, char **argv) {
     for (unsigned l = 1; l <= cfg.nrates; l++)
         printf("%s%s", l > 1 ? "/" : "", rate_str(a, sizeof a, cfg.rates[l]));
     printf(" Hz timers%s), system level %u at %g Hz above the mask ceiling, chunks %zu..%zu B, %g s, seed %" PRIu64
-           "\n",
-           cfg.storm ? " + storm" : "", system_level, SYSTEM_HZ, cfg.min_size, cfg.max_size, cfg.duration, cfg.seed);
+           "%s\n",
+           cfg.storm ? " + storm" : "", system_level, SYSTEM_HZ, cfg.min_size, cfg.max_size, cfg.duration, cfg.seed,
+           cfg.budget != 0 ? ", incremental" : "");
     fflush(stdout);
 
     /* Go. */
@@ -816,14 +914,23 @@ int main(int argc, char **argv) {
         if (t >= cfg.duration)
             break;
         atomic_store(&in_collect, true);
-        int rc = rgc_collect(&heap);
+        int rc = cfg.budget != 0 ? foreground_step() : rgc_collect(&heap);
         atomic_store(&in_collect, false);
-        if (rc == RGC_OK)
+        bool pause = true; /* between full collections; with --incremental only once one is complete */
+        if (cfg.budget != 0) {
+            if (rc == 0)
+                collections++;
+            else if (rc == 1)
+                pause = false;
+            else /* nothing runs below level 0, and nobody opens a collection for roots: never busy */
+                violation(V_COLLECT, 0, -1, NULL, 0, 0, 0, 1, (uint64_t)(int64_t)rc);
+        } else if (rc == RGC_OK) {
             collections++;
-        else if (rc == RGC_BUSY)
+        } else if (rc == RGC_BUSY) {
             busy++;
-        else
+        } else {
             violation(V_COLLECT, 0, -1, NULL, 0, 0, 0, RGC_OK, (uint64_t)(int64_t)rc);
+        }
 
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -856,9 +963,11 @@ int main(int argc, char **argv) {
             last_status_t = t;
             status_line(tty, term_cols, t, collections, rate);
         }
-        next = now;
-        add_ns(&next, COLLECT_PAUSE_NS);
-        sleep_until(&next);
+        if (pause) {
+            next = now;
+            add_ns(&next, COLLECT_PAUSE_NS);
+            sleep_until(&next);
+        }
     }
 
     /* Stop every source, then check everything from level 0 with nothing above us. */
@@ -944,11 +1053,35 @@ int main(int argc, char **argv) {
     printf("%5u  foreground: final checks, %" PRIu64 " violation(s)\n", 0u, ld(&lv[0].violations));
     printf("interrupts    %" PRIu64 " on heap levels (%s/s), %" PRIu64 " in all; max nesting depth %u\n", tot[0],
            human(a, sizeof a, (double)tot[0] / run_time), tot[0] + ss.delivered[system_level], ss.max_nesting);
-    printf("preemptions   %" PRIu64 " heap-level interrupts landed inside the foreground's rgc_collect\n", inside);
-    printf("collections   %" PRIu64 " (%.0f/s), busy %" PRIu32 "; deferred frees %" PRIu32 ", claim retries %" PRIu32
-           "\n",
-           collections, (double)collections / run_time, rel_st.busy_collections, rel_st.deferred_frees,
-           rel_st.claim_retries);
+    printf("preemptions   %" PRIu64 " heap-level interrupts landed inside the foreground's %s\n", inside,
+           cfg.budget != 0 ? "steps" : "rgc_collect");
+    if (cfg.budget == 0) {
+        printf("collections   %" PRIu64 " (%.0f/s), busy %" PRIu32 "; deferred frees %" PRIu32 ", claim retries %" PRIu32
+               "\n",
+               collections, (double)collections / run_time, rel_st.busy_collections, rel_st.deferred_frees,
+               rel_st.claim_retries);
+    } else {
+        uint64_t hsteps = 0, hbusy = 0, hdone = 0;
+        for (unsigned l = 1; l <= cfg.levels; l++) {
+            hsteps += ld(&lv[l].steps);
+            hbusy += ld(&lv[l].steps_busy);
+            hdone += ld(&lv[l].steps_done);
+        }
+        uint32_t colls = end_st.collections;
+        printf("collections   %" PRIu32 " (%.0f/s) in %" PRIu32 " steps: %.1f steps per collection; completed by the "
+               "foreground %" PRIu64 ", by handlers %" PRIu64 "; deferred frees %" PRIu32 ", claim retries %" PRIu32 "\n",
+               colls, (double)colls / run_time, end_st.collect_steps,
+               colls ? (double)end_st.collect_steps / colls : 0.0, fgs.done, hdone, rel_st.deferred_frees,
+               rel_st.claim_retries);
+        printf("incremental   budget %zu units; foreground steps %" PRIu64 ": mean %.2f us, longest %.1f us; the %" PRIu64
+               " with no interrupt inside: median <= %.1f us, 99%% <= %.1f us, 99.9%% <= %.1f us, longest %.1f us "
+               "(thread CPU %.1f us; the host preempts too); handler steps %" PRIu64 ", %" PRIu64
+               " refused busy (a step was executing below)\n",
+               cfg.budget, fgs.steps, fgs.steps ? (double)fgs.total_ns / (double)fgs.steps / 1e3 : 0.0,
+               (double)fgs.max_ns / 1e3, fgs.clean, clean_percentile(0.5), clean_percentile(0.99),
+               clean_percentile(0.999), (double)fgs.max_clean_ns / 1e3, (double)fgs.max_clean_cpu_ns / 1e3, hsteps,
+               hbusy);
+    }
     printf("heap          %zu B in %zu blocks; at the end: used %zu B, %zu objects, largest free run %zu B, "
            "failed allocs %" PRIu32 "\n",
            end_st.total_bytes, end_st.blocks, end_st.used_bytes, end_st.objects, end_st.largest_free_bytes,
