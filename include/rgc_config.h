@@ -88,6 +88,12 @@
 #define RGC_SINGLE_CONTEXT 0
 #endif
 
+/* 1: publishing stores are sequentially consistent (for a future multi-core rgc). 0 (default): one
+ * core - preempting contexts see a context's stores in program order, so compiler fences suffice. */
+#ifndef RGC_SMP
+#define RGC_SMP 0
+#endif
+
 /* 1: check internal invariants with RGC_ASSERT (costly; for tests). */
 #ifndef RGC_DEBUG
 #define RGC_DEBUG 0

@@ -101,6 +101,21 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
     } while (0)
 #endif
 
+/* Publishing stores (in-progress slots, depths, the sweeper's position, phases). The readers that
+ * matter are contexts preempting this one on the same core, which see its stores in program order
+ * once the compiler keeps them there: a compiler fence on each side is all a uniprocessor needs, and
+ * costs nothing (a seq_cst store is a locked exchange on x86). RGC_SMP=1 makes them seq_cst. */
+#if RGC_SMP
+#define RGC_CORE_STORE(p, v) atomic_store_explicit((p), (v), memory_order_seq_cst)
+#else
+#define RGC_CORE_STORE(p, v)                                                                       \
+    do {                                                                                        \
+        atomic_signal_fence(memory_order_seq_cst);                                              \
+        atomic_store_explicit((p), (v), memory_order_relaxed);                                  \
+        atomic_signal_fence(memory_order_seq_cst);                                              \
+    } while (0)
+#endif
+
 /* name_load (relaxed: readers re-validate with a CAS), name_store (seq_cst: publishes), name_cas
  * (strong; on failure *expected receives the current value), name_or/and/add (return the old value). */
 #if RGC_SINGLE_CONTEXT
@@ -130,7 +145,7 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
 #elif RGC_ATOMICS_VIA_MASK
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
-    static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_seq_cst); } \
+    static inline void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
     static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
         rgc_window w = rgc_window_open();                                                        \
         T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
@@ -148,7 +163,7 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
 #else
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
-    static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_seq_cst); } \
+    static inline void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
     static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         return atomic_compare_exchange_strong(p, expected, desired);                             \
@@ -326,7 +341,7 @@ bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c);
 static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
     /* The slot stays published (stale): the result may still live only in a register of the caller,
      * so a collection right now must keep it. It is overwritten by the next call at this depth. */
-    atomic_store_explicit(&h->depth[c->level], (uint8_t)c->depth, memory_order_seq_cst);
+    u8_store(&h->depth[c->level], (uint8_t)c->depth);
 }
 static inline void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned kind) {
 #if RGC_SINGLE_CONTEXT

@@ -180,14 +180,14 @@ bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
     /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
      * it for an operation in progress (rgc_ctx_object_busy reads slots below depth). */
     ctx_unpublish(h, c);
-    atomic_store_explicit(&h->depth[c->level], (uint8_t)(c->depth + 1u), memory_order_seq_cst);
+    u8_store(&h->depth[c->level], (uint8_t)(c->depth + 1u));
     return true;
 }
 
 bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c) {
     if (!ctx_reserve(h, c))
         return false;
-    atomic_store_explicit(&h->depth[c->level], (uint8_t)(c->depth + 1u), memory_order_seq_cst);
+    u8_store(&h->depth[c->level], (uint8_t)(c->depth + 1u));
     return true;
 }
 
