@@ -6,11 +6,15 @@
 #     Debian's patches into <build-root>/micropython. Nothing of MicroPython is committed.
 #  2. librgc.a (posix port, Release) with CMake.
 #  3. The unix port, standard variant, configured as Debian builds it (system mbedTLS and libffi, no
-#     btree: the +ds tarball drops the bundled copies), minus JNI, twice: ports/unix/build-stock (py/gc.c)
-#     and ports/unix/build-rgc (compat/micropython/gc.c + librgc.a, via compat/micropython/rgc.mk).
+#     btree: the +ds tarball drops the bundled copies), minus JNI: ports/unix/build-stock (py/gc.c),
+#     ports/unix/build-rgc (compat/micropython/gc.c + librgc.a, via compat/micropython/rgc.mk) and
+#     ports/unix/build-rgc-irq (the same + the rgcirq test module).
 #  4. tests/run-tests.py on both: basics, micropython, stress, thread and extmod's gc-related tests.
 #     Exit status 1 when the rgc build fails a test the stock build passes (or skips one it runs).
-#  5. Timings of gc-heavy tests on both builds.
+#  5. Timings of gc-heavy tests and of run-perfbench.py's allocation-heavy benchmarks on both builds.
+#  6. What rgc enables: a third build (rgc + the rgcirq module, compat/micropython/usermod) runs
+#     compat/micropython/tests/irq_alloc.py - hard interrupt callbacks that allocate while the main
+#     loop collects. Exit status 1 when it fails.
 #
 # Usage: scripts/micropython.sh [build-root]   (default: ./build)
 # Needs gcc, make, cmake, python3, pkg-config, dpkg-dev, libffi-dev, libmbedtls-dev: installed with
@@ -59,7 +63,7 @@ if [ ! -f "$mp/py/gc.c" ] || [ ! -f "$mp/tests/run-tests.py" ]; then
   mkdir -p "$aptdir/etc" "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/src"
   echo "deb-src $mirror $suite main" >"$aptdir/etc/sources.list"
   apt_opts=(-o "Dir::Etc::SourceList=$aptdir/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache" -o Debug::NoLocking=1)
+    -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache")
   # as root apt would hand the download to the _apt user, who cannot write into this private tree
   [ "$(id -u)" = 0 ] && apt_opts+=(-o APT::Sandbox::User=root)
   apt-get "${apt_opts[@]}" -qq update
@@ -92,6 +96,9 @@ build_port() { # name, extra make arguments
 }
 build_port stock
 build_port rgc -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc"
+# the rgc build plus the rgcirq module (hard interrupts on rgc's interrupt simulator), for step 6
+build_port rgc-irq -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc" \
+  USER_C_MODULES="$root/compat/micropython/usermod"
 nm "$mp/ports/unix/build-rgc/micropython" | grep " rgc_collect_start$" >/dev/null || { echo "rgc build does not contain rgc" >&2; exit 1; }
 
 # ---- 4. MicroPython's tests on both builds -----------------------------------------------------------
@@ -205,9 +212,22 @@ for bm in "${bms[@]}"; do
   printf '%-36s %9s %9s\n' "$bm" "${st:-error}" "${rg:-error}"
 done
 
+# ---- 6. hard interrupts that allocate (what rgc enables) ----------------------------------------------
+step "hard IRQ callbacks that allocate, preempting collections (rgc-irq build, compat/micropython/tests/irq_alloc.py)"
+irq_ok=1
+timeout 120 "$mp/ports/unix/build-rgc-irq/micropython" "$root/compat/micropython/tests/irq_alloc.py" \
+  >"$results-irq.log" 2>&1 || irq_ok=0
+sed 's/^/  /' "$results-irq.log"
+[ "$(tail -n 1 "$results-irq.log")" = PASS ] || irq_ok=0
+
 echo
-if [ -n "$regress" ]; then
-  echo "micropython.sh: the rgc build fails or skips $(echo $regress | wc -w) test(s) the stock build passes"
+if [ $irq_ok = 0 ]; then
+  echo "micropython.sh: irq_alloc.py failed on the rgc-irq build"
+fi
+if [ -n "$regress" ] || [ $irq_ok = 0 ]; then
+  if [ -n "$regress" ]; then
+    echo "micropython.sh: the rgc build fails or skips $(echo $regress | wc -w) test(s) the stock build passes"
+  fi
   echo "micropython-on-rgc: ${passed[rgc]} passed, ${failed[rgc]} failed, ${skipped[rgc]} skipped"
   exit 1
 fi
