@@ -217,7 +217,7 @@ static void test_realloc(void) {
     CHECK_PTR(rgc_realloc(&heap, last, 2 * RGCT_BB, false), NULL);
     CHECK_PTR(rgc_realloc(&heap, last, 2 * RGCT_BB, true), NULL);
     CHECK_EQ(rgc_size(&heap, last), RGCT_BB); /* untouched */
-    /* a moving realloc at level 0 with room in the shared part stays there */
+    /* growth in place at level 0 inside the shared part still works */
     void *mover = objs[0];
     rgc_free(&heap, objs[1]);
     rgc_free(&heap, objs[2]); /* two free blocks after objs[0]: grows in place */
