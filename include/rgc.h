@@ -95,6 +95,15 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
  * (or finish the collection) when no step is executing; a call that finds a step executing below it
  * returns RGC_BUSY at once.
  *
+ * A collection in progress only advances (step, finish, or rgc_collect / an automatic collection
+ * finishing it) from a context with no rgc call suspended below it - no lower level inside rgc, no outer
+ * rgc call at its own level - because such a call may hold a decision taken under the current phase
+ * (the colour of the block it is claiming, whether to shade the value it swapped out, whether to defer a
+ * free). Requests that would move it from there return RGC_BUSY at once; so does a step or
+ * rgc_collect_start that would leave a new collection paused. A full collection that starts and ends
+ * in one call (rgc_collect, an automatic one) may still run above busy contexts when none is in
+ * progress. In practice: step from the foreground, or from handlers that preempt no rgc call.
+ *
  * Work unit (budget): one block visited - a block of an object scanned while marking, a block examined
  * while rescanning for marked objects, or a block swept. A step does at most budget units plus one
  * block's words, so its length does not depend on the heap size; the first step (rgc_collect_start)
@@ -113,7 +122,8 @@ int rgc_collect_start(rgc_heap *h);
 int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords);
 /* Advance the collection in progress (starting one when none is) by at most `budget` units (0 is
  * taken as 1). Returns 1 while a collection is still in progress, 0 when this step finished it,
- * RGC_BUSY when a step or full collection is executing below the caller, RGC_LOCKED when locked. */
+ * RGC_BUSY when a step or full collection is executing, when another level's collection is open for
+ * roots, or when an rgc call is suspended below the caller (see above); RGC_LOCKED when locked. */
 int rgc_collect_step(rgc_heap *h, size_t budget);
 /* Run the collection in progress to its end (RGC_OK; also when none is in progress), RGC_BUSY or
  * RGC_LOCKED as rgc_collect_step. */

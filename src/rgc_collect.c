@@ -268,9 +268,28 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
     return false;
 }
 
-/* Take the collector role for context c; RGC_OK, RGC_LOCKED or RGC_BUSY. `opener`: the request may
- * continue a collection its own level opened with rgc_collect_start (which closes it for roots). */
-static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener) {
+/* True when a context below c (a lower level, or an outer call at c's level) is inside an rgc call.
+ * Such a context may hold a decision taken under the current phase - the colour of the object it is
+ * claiming, whether to shade what it swapped out, whether to defer a free - so the phase must not move
+ * under it: a collection in progress may advance only when nothing below is inside rgc. (A collection
+ * that starts and finishes above it is fine: it leaves the phase IDLE, as it found it.) */
+static bool below_busy(rgc_heap *h, const rgc_ctx *c) {
+    if (c->depth > 0)
+        return true;
+    for (unsigned level = 0; level < c->level; level++)
+        if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) != 0)
+            return true;
+    return false;
+}
+
+/* What a request does with the collection: RUNS_TO_END requests start and finish one in this call
+ * (allowed above busy contexts when none is in progress), LEAVES_PAUSED ones may leave one paused,
+ * MARKS_ONLY ones (roots) move no phase. `opener`: may continue a collection its own level opened with
+ * rgc_collect_start (which closes it for roots). */
+enum { LEAVES_PAUSED = 0, RUNS_TO_END = 1, MARKS_ONLY = 2 };
+
+/* Take the collector role for context c; RGC_OK, RGC_LOCKED or RGC_BUSY. */
+static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener, int how) {
     if (uns_load(&h->lock_depth) != 0)
         return RGC_LOCKED;
     unsigned none = 0;
@@ -279,8 +298,11 @@ static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener) {
         return RGC_BUSY;
     }
     unsigned owner = uns_load(&h->roots_owner);
-    if (owner != 0 && !(opener && owner == c->level + 1u)) {
-        uns_store(&h->collector, 0); /* roots are still coming in: nobody may finish the marking */
+    bool refused = owner != 0 && !(opener && owner == c->level + 1u); /* roots still coming in */
+    if (!refused && how != MARKS_ONLY && (phase_of(h) != PHASE_IDLE || how == LEAVES_PAUSED))
+        refused = below_busy(h, c);
+    if (refused) {
+        uns_store(&h->collector, 0);
         stat_inc(h, &h->busy_collections);
         return RGC_BUSY;
     }
@@ -295,7 +317,7 @@ static void release_role(rgc_heap *h) {
 }
 
 int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
-    int r = acquire(h, c, how == COLLECT_FINISH);
+    int r = acquire(h, c, how == COLLECT_FINISH, RUNS_TO_END);
     if (r != RGC_OK)
         return r;
     uns_store(&h->roots_owner, 0);
@@ -313,7 +335,7 @@ int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
 }
 
 int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool explicit_step) {
-    int r = acquire(h, c, explicit_step);
+    int r = acquire(h, c, explicit_step, LEAVES_PAUSED);
     if (r != RGC_OK)
         return r;
     uns_store(&h->roots_owner, 0);
@@ -330,7 +352,7 @@ int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool expli
 /* ---- public entry points -------------------------------------------------------------------- */
 
 static int start_in(rgc_heap *h, const rgc_ctx *c) {
-    int r = acquire(h, c, false);
+    int r = acquire(h, c, false, LEAVES_PAUSED);
     if (r != RGC_OK)
         return r;
     if (phase_of(h) == PHASE_IDLE) {
@@ -349,7 +371,7 @@ static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nw
         stat_inc(h, &h->misuse); /* bad range, or no collection open for this level */
         return RGC_EINVAL;
     }
-    int r = acquire(h, c, true);
+    int r = acquire(h, c, true, MARKS_ONLY); /* marking moves no phase: fine above busy contexts */
     if (r == RGC_OK) {
         scan_words(h, words, nwords); /* the marking cannot have ended: roots are open */
         release_role(h);
@@ -358,7 +380,7 @@ static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nw
 }
 
 static int sweep_all_in(rgc_heap *h, const rgc_ctx *c) {
-    int r = acquire(h, c, false);
+    int r = acquire(h, c, false, RUNS_TO_END);
     if (r != RGC_OK)
         return r;
     if (phase_of(h) != PHASE_IDLE)
