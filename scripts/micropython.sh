@@ -19,7 +19,10 @@
 # Usage: scripts/micropython.sh [build-root]   (default: ./build)
 # Needs gcc, make, cmake, python3, pkg-config, dpkg-dev, libffi-dev, libmbedtls-dev: installed with
 # apt-get when missing and running as root. Environment: MP_DEBIAN_MIRROR (default
-# http://deb.debian.org/debian), MP_DEBIAN_SUITE (trixie), MP_TIME_RUNS (runs per timed test, 5).
+# http://deb.debian.org/debian), MP_DEBIAN_SUITE (trixie), MP_TIME_RUNS (runs per timed test, 5);
+# MP_CFLAGS (extra C flags for all three builds, e.g. "-DMICROPY_GC_SPLIT_HEAP=1
+# -DMICROPY_GC_SPLIT_HEAP_N_HEAPS=4" for a heap of 4 areas) and MP_HEAPSIZE (run-tests.py --heapsize,
+# e.g. 48k) - use a separate build root for each configuration.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/build}"
@@ -84,6 +87,9 @@ cmake --build "$out/mp-rgc" -j "$jobs" >/dev/null
 # Debian's configuration of the standard variant (debian/rules), without JNI; binaries not stripped.
 config=(FROZEN_MANIFEST=../../debian/config/manifest.py MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0
   MICROPY_SSL_MBEDTLS=1 STRIP=true)
+[ -n "${MP_CFLAGS:-}" ] && config+=(CFLAGS_EXTRA="$MP_CFLAGS")
+heapsize=()
+[ -n "${MP_HEAPSIZE:-}" ] && heapsize=(--heapsize "$MP_HEAPSIZE")
 step "mpy-cross"
 make -s -C "$mp/mpy-cross" -j "$jobs" >"$out/mp-mpy-cross.log" 2>&1 || { tail -n 30 "$out/mp-mpy-cross.log"; exit 1; }
 build_port() { # name, extra make arguments
@@ -123,7 +129,7 @@ for b in stock rgc; do
   for part in main extmod; do
     if [ $part = main ]; then args=(-j "$jobs" "${testset[@]}"); else args=(-j 1 "${extmod_gc[@]}"); fi
     MICROPY_MICROPYTHON="$mp/ports/unix/build-$b/micropython" \
-      python3 run-tests.py -r "$results/$b-$part" "${args[@]}" >"$results-$b-$part.log" 2>&1 || true
+      python3 run-tests.py -r "$results/$b-$part" "${heapsize[@]}" "${args[@]}" >"$results-$b-$part.log" 2>&1 || true
     { tail -n 4 "$results-$b-$part.log" | grep -E "^[0-9]+ tests" | sed "s/^/  $part: /" | cut -c1-300; } || true
   done
   logs=("$results-$b-main.log" "$results-$b-extmod.log")
@@ -142,7 +148,7 @@ if [ -n "$(comm -23 "$results-rgc.failed" "$results-stock.failed")" ]; then
   for part in main extmod; do
     grep -qE "^[0-9]+ tests failed:" "$results-rgc-$part.log" || continue
     MICROPY_MICROPYTHON="$mp/ports/unix/build-rgc/micropython" \
-      python3 run-tests.py -j 1 -r "$results/rgc-$part" --run-failures >"$results-rgc-$part-rerun.log" 2>&1 || true
+      python3 run-tests.py -j 1 -r "$results/rgc-$part" "${heapsize[@]}" --run-failures >"$results-rgc-$part-rerun.log" 2>&1 || true
     rerun+=("$results-rgc-$part-rerun.log")
   done
   names failed "${rerun[@]}" >"$results-rgc.failed2"
@@ -165,7 +171,7 @@ if [ -n "$regress$better" ]; then
   for t in $better; do echo "  $t: fails or skips on stock only"; done
   for t in $regress; do
     for f in "$results"/rgc-*/*"$t".py.out; do
-      [ -f "$f" ] && { echo "--- $f (rgc output, last lines)"; tail -n 8 "$f"; }
+      [ -f "$f" ] && { echo "--- $f (rgc output, last lines)"; tail -n 8 "$f"; echo; }
     done
   done
 else
