@@ -173,6 +173,7 @@ struct rgc_stats {
     uint32_t deferred_frees;   /* frees turned into shading because a collection was marking */
     uint32_t longest_masked;   /* longest masked window, in rgc_port_cycles() units (0 without masks) */
     uint32_t collect_steps;    /* rgc_collect_step calls that did work */
+    uint32_t collected_objects; /* objects the sweeps freed, in total (MicroPython's gc.collect() count) */
     size_t areas;              /* memory areas (1 + rgc_add_area calls that succeeded) */
     uint64_t searches;         /* allocation searches (only with RGC_SEARCH_STATS=1, else 0) */
     uint64_t search_bytes;     /* table bytes those searches read (only with RGC_SEARCH_STATS=1) */
@@ -243,7 +244,7 @@ struct rgc_heap {
     size_t mark_stack[RGC_MARK_STACK_DEPTH];
     size_t searches, search_bytes; /* RGC_SEARCH_STATS only (plain counters, approximate) */
     _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,
-        deferred_frees, longest_masked, collect_steps;
+        deferred_frees, longest_masked, collect_steps, collected_objects;
 };
 
 #ifdef __cplusplus

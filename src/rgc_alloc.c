@@ -23,8 +23,11 @@ static unsigned born_state(rgc_heap *h, size_t s) {
 /* Search (no masking; the claim re-validates every block it takes).
  *
  * Where a search starts: 1-block requests from `hint`, the lowest free block (first fit: small objects
- * pack the holes, as in MicroPython); larger ones from `rover`, where the last multi-block allocation
- * ended (next fit: they do not walk past the small holes at the bottom every time). Both wrap once.
+ * pack the holes, as in MicroPython); requests of 2 blocks up to 1/256 of the heap from `rover`, where
+ * the last such allocation ended (next fit: they do not walk past the small holes at the bottom every
+ * time); larger ones first fit from `hint` again - next fit would split the big free runs they need
+ * (a growing table: alloc N/4, free it, alloc N/4, alloc 5N/8 fails with 3N/4 free), and their first-fit
+ * search reads at most nblocks/4 table bytes, no more than twice the bytes they zero. Both wrap once.
  * The free map lets a search skip a full group of 64 blocks by reading one bit, and 2048 blocks by
  * one word; within a group it reads table bytes, four blocks each.
  *
@@ -129,7 +132,8 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         SEARCH_STAT(h, searches, 1u);
         size_t hint = sz_load(&h->hint);
         size_t start = hint;
-        if (nb > 1u) {
+        bool next_fit = nb > 1u && nb <= (sz_load(&h->nblocks) >> 8);
+        if (next_fit) {
             size_t rover = sz_load(&h->rover);
             start = rover > hint ? rover : hint; /* nothing is free below the hint */
         }
@@ -145,7 +149,7 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
             if (nb == 1u) {
                 if (s >= hint && s + 1u != hint) /* advisory: losing the race to a release is fine */
                     (void)sz_cas(h, &h->hint, &hint, s + 1u);
-            } else {
+            } else if (next_fit) {
                 sz_store(&h->rover, s + nb);
             }
             return s;

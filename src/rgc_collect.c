@@ -180,6 +180,7 @@ static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
     rgc_atb_release_tails(h, b + 1u, b + n);
     rgc_atb_release_head(h, b);
     ctx_unpublish(h, c);
+    stat_inc(h, &h->collected_objects);
 }
 
 static void sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b) {

@@ -62,6 +62,7 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out) {
     out->deferred_frees = u32_load(&h->deferred_frees);
     out->longest_masked = u32_load(&h->longest_masked);
     out->collect_steps = u32_load(&h->collect_steps);
+    out->collected_objects = u32_load(&h->collected_objects);
     out->searches = h->searches;
     out->search_bytes = h->search_bytes;
 }
