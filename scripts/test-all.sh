@@ -2,7 +2,8 @@
 # Build rgc three ways and run every test in each:
 #   gcc   -Wall -Wextra -Wpedantic -Werror      (unit tests + QEMU Cortex-M3/M0 tests + the benchmark's
 #                                               variants and a quick smoke run of scripts/bench.sh)
-#   clang -Wall -Wextra -Wpedantic -Werror      (unit tests + the systematic preemption sweep)
+#   clang -Wall -Wextra -Wpedantic -Werror      (unit tests + the systematic preemption sweep; then
+#                                                the fuzz targets run ~2 minutes: tests/fuzz/run.sh)
 #   gcc   AddressSanitizer + UBSan              (unit tests)
 #   gcc   RGC_ATOMICS_VIA_MASK=1                (unit tests on the masked table updates)
 # Usage: scripts/test-all.sh [build-root]   (default: ./build)
@@ -35,6 +36,14 @@ fi
 
 run gcc        -DCMAKE_C_COMPILER=gcc -DRGC_BUILD_BENCH=ON
 run clang      -DCMAKE_C_COMPILER=clang -DRGC_QEMU_TESTS=OFF
+# Coverage-guided fuzzing (tests/fuzz): the clang build's two libFuzzer targets, in parallel, for a
+# bounded time (RGC_FUZZ_SECONDS, default 110 s each); any finding fails the run.
+if [ -x "$out/clang/tests/fuzz/fuzz_rgc_b32" ]; then
+  echo "=== fuzz: tests/fuzz/run.sh ${RGC_FUZZ_SECONDS:-110} ==="
+  bash "$root/tests/fuzz/run.sh" "${RGC_FUZZ_SECONDS:-110}" "$out/clang"
+else
+  echo "=== fuzz targets not built (clang's libFuzzer runtime missing): fuzzing skipped ==="
+fi
 run gcc-asan   -DCMAKE_C_COMPILER=gcc -DRGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 # The masked-atomics build (what Cortex-M0 uses), with the POSIX signal mask as the port's mask.
 run gcc-masked -DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS=-DRGC_ATOMICS_VIA_MASK=1 -DRGC_QEMU_TESTS=OFF

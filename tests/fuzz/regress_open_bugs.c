@@ -1,6 +1,10 @@
-/* regress_step_races.c - deterministic reproduction of the fuzzer's first finding (an open core bug):
- * a level-1 handler that ADVANCES or STARTS a step-wise collection while level 0 is suspended inside
- * an rgc call, between the call's look at the collection phase and the table change it decided on.
+/* regress_open_bugs.c - deterministic reproductions of the core bugs the fuzzer found:
+ *  1. (FIXED in 88f05a4; group "steps", CTest fuzz.regress.steps) a level-1 handler that ADVANCES or
+ *     STARTS a step-wise collection while level 0 is suspended inside an rgc call, between the call's
+ *     look at the collection phase and the table change it decided on: scenarios swap, free, alloc
+ *     failed before the fix (shrink and move passed); since the fix such requests return RGC_BUSY;
+ *  2. (OPEN; group "reserve", CTest fuzz.open.reserve with -DRGC_FUZZ_OPEN_BUGS=ON) a level-1 handler
+ *     that runs while level 0 is inside rgc_reserve finds the per-level limits half updated.
  *
  * Mechanism: the fuzz port (fuzz_port.c, FUZZ_WRAP_GUARD=0) and the core compiled with the preemption
  * sweep's callbacks; for every preemption point N of the level-0 victim call, the scenario is rebuilt
@@ -20,10 +24,11 @@
  *           and allocate
  *   shrink  rgc_realloc(X, smaller) from an idle heap; bodies as alloc
  *   move    rgc_realloc(X, larger, move) from an idle heap, X full of references; bodies as alloc
+ *   reserve rgc_reserve(3, 40 blocks) at level 0 on an idle heap; body 7: rgc_check, and a level-1
+ *           allocation must stay below level 1's limit (the shared part)
  *
- * Usage: regress_step_races [scenario [N [body]]]   (a single N prints what happened)
- * Exit status 1 when any run fails. Not registered in CTest while the bug is open (see
- * tests/fuzz/CMakeLists.txt, option RGC_FUZZ_OPEN_BUGS).
+ * Usage: regress_open_bugs [steps|reserve|<scenario> [N [body]]]   (a single N prints what happened)
+ * Exit status 1 when any run fails.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -117,6 +122,19 @@ static void body(void *arg)
         while (rgc_collect_step(&g_heap, 3) == 1) {
         }
         break;
+    case 7: { /* look at the heap and allocate at level 1 */
+        if (rgc_check(&g_heap) != RGC_OK)
+            fail("in the interrupt: rgc_check reports corruption (limits %zu %zu %zu %zu)",
+                 atomic_load(&g_heap.limit[0]), atomic_load(&g_heap.limit[1]), atomic_load(&g_heap.limit[2]),
+                 atomic_load(&g_heap.limit[3]));
+        void *p = rgc_alloc(&g_heap, B, 0);
+        size_t b = p != NULL ? block_of_start(&g_heap, p) : 0;
+        if (p != NULL && b >= atomic_load(&g_heap.limit[1]))
+            fail("in the interrupt: a level-1 allocation got block %zu, at or above level 1's limit %zu", b,
+                 atomic_load(&g_heap.limit[1]));
+        g_keep[5] = p;
+        break;
+    }
     default: /* finish (body 5) or start (body 6) a collection, then allocate into freed blocks */
         if (g_body == 5)
             (void)rgc_collect_finish(&g_heap);
@@ -135,9 +153,9 @@ static void body(void *arg)
 }
 
 /* ---- scenarios ---- */
-enum { SC_SWAP, SC_FREE, SC_ALLOC, SC_SHRINK, SC_MOVE, SC_COUNT };
-static const char *const sc_name[] = {"swap", "free", "alloc", "shrink", "move"};
-static const unsigned sc_bodies[][2] = {{0, 5}, {0, 5}, {3, 6}, {3, 6}, {3, 6}};
+enum { SC_SWAP, SC_FREE, SC_ALLOC, SC_SHRINK, SC_MOVE, SC_RESERVE, SC_COUNT };
+static const char *const sc_name[] = {"swap", "free", "alloc", "shrink", "move", "reserve"};
+static const unsigned sc_bodies[][2] = {{0, 5}, {0, 5}, {3, 6}, {3, 6}, {3, 6}, {7, 7}};
 
 static void setup(int sc)
 {
@@ -168,6 +186,13 @@ static void setup(int sc)
         break;
     case SC_ALLOC: g_roots[1] = g_keep[1] = obj(1, tag(4)); break;
     case SC_SHRINK: g_roots[0] = g_keep[0] = obj(6, tag(5)); break;
+    case SC_RESERVE:
+        /* level 1's allocations may reach the top unless a reserve of a higher level is there; fill the
+         * shared part so that the interrupt's allocation goes to the top */
+        while (rgc_alloc(&g_heap, B, 0) != NULL) {
+        }
+        (void)rgc_reserve(&g_heap, 2, 20 * B);
+        break;
     default: {
         void *c = obj(1, tag(6)); /* X's child, reachable only through X */
         g_keep[1] = c;
@@ -212,6 +237,10 @@ static uint64_t victim(int sc, uint64_t n)
         rgc_write(&g_heap, &g_roots[2], p);
         break;
     }
+    case SC_RESERVE:
+        (void)rgc_reserve(&g_heap, 3, 40 * B);
+        fuzz_disarm();
+        break;
     case SC_SHRINK: {
         void *p = rgc_realloc(&g_heap, g_keep[0], 2 * B, false);
         fuzz_disarm();
@@ -259,6 +288,7 @@ static void expectations(int sc, const char *where)
         if (!intact(g_keep[0], 2, tag(5)))
             fail("%s: the shrunk object is freed or overwritten", where);
         break;
+    case SC_RESERVE: break;
     default:
         if (rgc_size(&g_heap, g_keep[0]) < 8 * B || !intact(g_keep[1], 1, tag(6)))
             fail("%s: the moved object or its child is freed or overwritten", where);
@@ -306,15 +336,16 @@ __attribute__((noinline)) static uint64_t run(int sc, uint64_t n, unsigned b)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int only = -1;
+    int only = -1, group = 0; /* group 1: steps (bug 1) */
     uint64_t only_n = 0;
     int only_b = -1;
     if (argc > 1) {
         for (int s = 0; s < SC_COUNT; s++)
             if (strcmp(argv[1], sc_name[s]) == 0)
                 only = s;
-        if (only < 0) {
-            fprintf(stderr, "usage: %s [swap|free|alloc|shrink|move [N [body]]]\n", argv[0]);
+        group = strcmp(argv[1], "steps") == 0 ? 1 : 0;
+        if (only < 0 && group == 0) {
+            fprintf(stderr, "usage: %s [steps|swap|free|alloc|shrink|move|reserve [N [body]]]\n", argv[0]);
             return 2;
         }
     }
@@ -326,7 +357,7 @@ int main(int argc, char **argv)
         only_b = atoi(argv[3]);
     int bad = 0;
     for (int sc = 0; sc < SC_COUNT; sc++) {
-        if (only >= 0 && sc != only)
+        if ((only >= 0 && sc != only) || (group == 1 && sc == SC_RESERVE))
             continue;
         uint64_t points = run(sc, 0, 0);
         if (g_fail)
