@@ -11,8 +11,8 @@
  *
  * Usage: sweep_<variant> [--steps | --races] [scenario [N [body]]]   (a single N runs verbosely: the
  * reproduction command). --steps: the step-wise collection scenarios (victims that step, start or
- * finish; bodies 4..8 that step, finish and collect); --races: the scenarios that run a victim while a
- * collection is paused between steps and found races in the core (kept out of CTest until fixed).
+ * finish, and victims that run while a collection is paused; bodies 4..8 that step, finish and
+ * collect); --races: scenarios exposing a core race not fixed yet (kept out of CTest; none at present).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -195,8 +195,8 @@ int main(int argc, char **argv)
     sweep_set_irq(irq_body);
 
     /* Which scenarios: by default the classic ones (step_bodies 0); --steps the step-wise collection
-     * ones (1); --races those that expose the races of issue 6's core review (2: out of CTest until the
-     * core fixes them); a name runs that scenario whatever its group. */
+     * ones (1); --races those that expose a core race not fixed yet (2: kept out of CTest; none at
+     * present); a name runs that scenario whatever its group. */
     int group = 0, a = 1;
     if (a < argc && strcmp(argv[a], "--steps") == 0) {
         group = 1;

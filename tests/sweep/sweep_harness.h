@@ -78,7 +78,7 @@ struct scenario {
     void (*victim)(void);
     const char *what;
     int step_bodies; /* 0: classic; 1: step-wise collection (bodies 4..8 that step, finish and collect);
-                      * 2: the same bodies, races pending a core fix (sweep.c --races) */
+                      * 2: the same bodies, races pending a core fix (sweep.c --races; none now) */
 };
 extern const scenario g_scenarios[];
 extern const size_t g_nscenarios;

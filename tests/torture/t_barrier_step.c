@@ -185,18 +185,22 @@ static bool barrier_case(unsigned kase, uint64_t *rng) {
     return true;
 }
 
-/* Levels 1 and 2: run a step of the paused collection now and then (never start one). */
+/* Levels 1 and 2: run a step of the paused collection now and then (never start one). RGC_BUSY when a
+ * step executes below, or a lower level is inside any other rgc call (the phase must not move under it). */
 static void handler(unsigned level, void *arg) {
     (void)arg;
     uint64_t *rng = &rngs[level];
     unsigned below = tt_collector(&tt_heap);
     if (tt_phase(&tt_heap) == PHASE_IDLE || tt_below(rng, 2) != 0)
         return;
+    bool in_call = false;
+    for (unsigned l = 0; l < level; l++)
+        in_call |= atomic_load_explicit(&tt_heap.depth[l], memory_order_relaxed) != 0;
     int r = rgc_collect_step(&tt_heap, 1 + (size_t)tt_below(rng, 16));
     atomic_fetch_add(&h_steps[level], 1);
     if (r == 0)
         atomic_fetch_add(&h_done[level], 1);
-    if (below != 0 ? r != RGC_BUSY : (r != 0 && r != 1)) {
+    if (below != 0 || in_call ? r != RGC_BUSY : (r != 0 && r != 1)) {
         atomic_fetch_add(&h_bad[level], 1);
         tt_fail("barrier_step: handler step result", level, (uintptr_t)r, below);
     } else if (r == RGC_BUSY) {

