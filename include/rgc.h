@@ -148,14 +148,16 @@ void rgc_set_threshold(rgc_heap *h, size_t bytes);
  * succeeds whenever the objects that levels >= `level` hold in the region leave a free run of n
  * there - in particular any n <= the reserve while they hold nothing in it; allocations at `level`
  * use the shared part first, the region only when the shared part has no room. RGC_EINVAL: bad level
- * (0 has nothing below it) or the reserves would exceed the last area. Call it at start-up: objects
- * already in the region stay until freed. bytes == 0 removes the level's reserve. */
+ * (0 has nothing below it) or the reserves would exceed the last area; RGC_BUSY when it preempts another
+ * rgc_reserve or rgc_add_area. Call it at start-up: objects already in the region (or allocated there
+ * while the call runs) stay until freed. bytes == 0 removes the level's reserve. */
 int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes);
 
 /* Add a further memory area to the heap (MicroPython's split heap / gc_add): carved like rgc_init's,
  * with its own tables; searched after the areas added before it; collections cover all areas.
- * RGC_EINVAL: bad memory, too small, overlaps an area, or RGC_MAX_AREAS reached. Call it before other
- * levels use the heap, or from the only level that does (not reentrant with itself). */
+ * RGC_EINVAL: bad memory, too small, overlaps an area, or RGC_MAX_AREAS reached; RGC_BUSY when it
+ * preempts another rgc_add_area or rgc_reserve. Other levels may allocate while it runs; the area is
+ * used once the call has published it. */
 int rgc_add_area(rgc_heap *h, void *mem, size_t bytes);
 
 struct rgc_stats {
@@ -227,6 +229,7 @@ struct rgc_heap {
     _Atomic unsigned state;        /* collection phase | rescan request */
     _Atomic unsigned collector;    /* 0, or 1 + level of the step or collection executing */
     _Atomic unsigned roots_owner;  /* 0, or 1 + level that opened a collection for rgc_collect_roots */
+    _Atomic unsigned config_busy;  /* rgc_add_area / rgc_reserve in progress */
     _Atomic size_t sweep_pos;      /* first block whose byte the sweeper has not finished */
     _Atomic size_t sweep_done;     /* every block below is swept (no MARK left there) */
     _Atomic unsigned lock_depth;

@@ -45,13 +45,32 @@ static bool carve_area(struct rgc_area *a, void *mem, size_t bytes) {
     return true;
 }
 
-/* Limits of every level from the reserves: level l may use blocks below end - (reserves above l). */
+/* Limits of every level from the reserves: level l may use blocks below end - (reserves above l).
+ * Readers (allocations at any level) may look at any instant: limits stay non-decreasing in the level
+ * at every step because lowered limits are written bottom-up and raised ones top-down. */
 static void update_limits(rgc_heap *h) {
-    size_t end = sz_load(&h->end), above = 0;
+    size_t end = sz_load(&h->end);
+    size_t want[RGC_MAX_LEVELS], above = 0;
     for (unsigned level = RGC_MAX_LEVELS; level-- > 0;) {
-        sz_store(&h->limit[level], end - above);
+        want[level] = end - above;
         above += h->reserve_blocks[level];
     }
+    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) /* lowered: bottom-up */
+        if (want[level] < sz_load(&h->limit[level]))
+            sz_store(&h->limit[level], want[level]);
+    for (unsigned level = RGC_MAX_LEVELS; level-- > 0;) /* raised: top-down */
+        if (want[level] > sz_load(&h->limit[level]))
+            sz_store(&h->limit[level], want[level]);
+}
+
+/* rgc_add_area and rgc_reserve change the heap's shape: one at a time (a second one, preempting the
+ * first, gets RGC_BUSY instead of mixing its limits with the first one's). */
+static bool config_begin(rgc_heap *h) {
+    unsigned none = 0;
+    return uns_cas(h, &h->config_busy, &none, 1u);
+}
+static void config_end(rgc_heap *h) {
+    uns_store(&h->config_busy, 0);
 }
 
 int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
@@ -84,9 +103,7 @@ static bool overlaps(const void *mem, size_t bytes, const struct rgc_area *a) {
     return lo < ahi && alo < hi;
 }
 
-int rgc_add_area(rgc_heap *h, void *mem, size_t bytes) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
+static int add_area(rgc_heap *h, void *mem, size_t bytes) {
     unsigned n = heap_areas(h);
     bool bad = n >= RGC_MAX_AREAS || mem == NULL || bytes == 0 || (uintptr_t)mem + bytes < (uintptr_t)mem;
     for (unsigned i = 0; i < n && !bad; i++)
@@ -97,7 +114,7 @@ int rgc_add_area(rgc_heap *h, void *mem, size_t bytes) {
         bad = !carve_area(&area, mem, bytes);
     }
     if (bad) {
-        rgc_count_misuse(h);
+        stat_inc(h, &h->misuse);
         return RGC_EINVAL;
     }
     /* Publish: the area first, then the count readers loop to; limits last (until then no level
@@ -110,11 +127,9 @@ int rgc_add_area(rgc_heap *h, void *mem, size_t bytes) {
     return RGC_OK;
 }
 
-int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes) {
-    if (!heap_ok(h))
-        return RGC_EINVAL;
+static int reserve(rgc_heap *h, unsigned level, size_t bytes) {
     if (level == 0 || level >= RGC_MAX_LEVELS) {
-        rgc_count_misuse(h);
+        stat_inc(h, &h->misuse);
         return RGC_EINVAL;
     }
     const struct rgc_area *last = &h->areas[heap_areas(h) - 1u];
@@ -122,12 +137,36 @@ int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes) {
     for (unsigned l = 1; l < RGC_MAX_LEVELS; l++)
         others += l == level ? 0 : h->reserve_blocks[l];
     if (want > last->nblocks || others + want >= last->nblocks) { /* the shared part keeps a block */
-        rgc_count_misuse(h);
+        stat_inc(h, &h->misuse);
         return RGC_EINVAL;
     }
     h->reserve_blocks[level] = want;
     update_limits(h);
     return RGC_OK;
+}
+
+enum { CONFIG_AREA, CONFIG_RESERVE };
+
+/* In a context (rgc_busy_depth covers the masked updates), one shape change at a time. */
+static int configure(rgc_heap *h, int which, void *mem, size_t bytes, unsigned level) {
+    rgc_ctx c;
+    if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
+        return RGC_EINVAL;
+    int r = RGC_BUSY;
+    if (config_begin(h)) {
+        r = which == CONFIG_AREA ? add_area(h, mem, bytes) : reserve(h, level, bytes);
+        config_end(h);
+    }
+    ctx_leave(h, &c);
+    return r;
+}
+
+int rgc_add_area(rgc_heap *h, void *mem, size_t bytes) {
+    return configure(h, CONFIG_AREA, mem, bytes, 0);
+}
+
+int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes) {
+    return configure(h, CONFIG_RESERVE, NULL, bytes, level);
 }
 
 void rgc_set_threshold(rgc_heap *h, size_t bytes) {
