@@ -158,15 +158,18 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
     }
 }
 
-/* Before an allocation of nb blocks at a level whose policy collects: pacing and the threshold. */
-static void collect_before_alloc(rgc_heap *h, const rgc_ctx *c, size_t nb) {
+/* Count an allocation of nb blocks against the threshold; true when a collection is due. Every level's
+ * allocations count; only levels whose policy collects act on it. */
+static bool threshold_due(rgc_heap *h, size_t nb) {
     size_t threshold = sz_load(&h->threshold);
+    if (threshold == 0)
+        return false;
+    return sz_add(h, &h->allocated, nb * RGC_BS) + nb * RGC_BS >= threshold;
+}
+
+/* Before an allocation at a level whose policy collects: pacing and the threshold. */
+static void collect_before_alloc(rgc_heap *h, const rgc_ctx *c, size_t nb, bool due) {
     unsigned pacing = uns_load(&h->pacing);
-    bool due = false;
-    if (threshold != 0) {
-        size_t before = sz_add(h, &h->allocated, nb * RGC_BS);
-        due = before + nb * RGC_BS >= threshold;
-    }
     if (pacing != 0) {
         /* A step executing below us: just allocate (never wait; not a refused request either). */
         if ((due || phase_of(h) != PHASE_IDLE) && uns_load(&h->collector) == 0)
@@ -187,8 +190,9 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
         ctx_leave(h, &c);
         return NULL;
     }
+    bool due = threshold_due(h, nb);
     if ((policy & RGC_AUTO_COLLECT) && uns_load(&h->lock_depth) == 0)
-        collect_before_alloc(h, &c, nb);
+        collect_before_alloc(h, &c, nb, due);
     bool collected = false;
     while (uns_load(&h->lock_depth) == 0) {
         size_t s = claim_somewhere(h, &c, nb);
