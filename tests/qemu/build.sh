@@ -4,7 +4,9 @@ set -euo pipefail
 variant="$1"; out="$2"
 here="$(cd "$(dirname "$0")" && pwd)"; root="$here/../.."
 case "$variant" in
-  m3) cpu=cortex-m3; board=board_mps2.c; ld=mps2_an385.ld; defs=(-DRGC_CORTEXM_PRIO_BITS=3 -DHEAP_BYTES=16384) ;;
+  # STEPS_POOL_BYTES: the static pool of the steps mode (the 4 MiB SSRAM at 0x20000000 holds it).
+  m3) cpu=cortex-m3; board=board_mps2.c; ld=mps2_an385.ld
+      defs=(-DRGC_CORTEXM_PRIO_BITS=3 -DHEAP_BYTES=16384 -DSTEPS_POOL_BYTES=2097152) ;;
   # M3 with masked table updates through BASEPRI (the port's variant for systems whose most urgent
   # priorities must never be held off): exercises the mask path on ARMv7-M.
   m3basepri) cpu=cortex-m3; board=board_mps2.c; ld=mps2_an385.ld

@@ -13,12 +13,17 @@
  *                   PC, runs a nested sequence (alloc/swap/free/collect) and rgc_check. Under -icount one
  *                   tick moves the interrupt by about one instruction, so the sweep walks it through the
  *                   victim; the report counts distinct preempted PCs inside rgc.
+ *   steps [nodes=BYTES] [BUDGET...]  the longest rgc_collect_step (default budgets 64 and 256) on B1's
+ *                   live set at heap sizes 16 KiB ... 2 MiB (M3 only), the foreground mutating between
+ *                   steps: a table of steps per collection, first / longest / median step, the longest
+ *                   by phase; fails unless the longest is flat (see run_steps).
  * Exit status 0 when every check passed.
  */
 #include <rgc.h>
 #include <rgc_cortexm.h>
 #include <rgc_port.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "board.h"
@@ -493,6 +498,341 @@ static uint32_t parse_u32(const char **s) {
     return v;
 }
 
+/* ================================ step lengths ================================ */
+
+/* The longest rgc_collect_step for a fixed budget must not depend on the heap size (rgc.h: at most
+ * `budget` blocks visited plus one block's words; the first step also scans the roots). On a host,
+ * cache and TLB misses make tail step times grow with the heap; here (-icount, no caches) a tick is
+ * a fixed number of instructions, so the figures are exact and repeatable.
+ *
+ * For each heap size (16 KiB ... STEPS_POOL_BYTES) and budget: rgc_init on that many bytes of a static
+ * pool, B1's live set (64 singly linked lists in a registered root range, nodes of U[16,128] bytes,
+ * word 0 = next, the rest odd non-pointer payload, until half the pool's blocks are used), one full
+ * collection, then STEPS_COLLECTIONS complete collections by rgc_collect_step(budget). Between steps
+ * the foreground allocates nodes (one per 128 units of budget), links them in with rgc_write and
+ * unlinks nodes near the list heads with rgc_write (the live set stays at 50 %): floating garbage,
+ * barrier shading and rescans, objects born marked, garbage spread over the pool. Each step is timed
+ * with board_ticks() (25 MHz; the cost of an empty measurement is subtracted), and classified by what
+ * the collection was doing when it began (trace, rescan pass, sweep). The smallest heap runs once more
+ * for as many steps as the largest had (the longest of more samples tends to be a little longer).
+ *
+ * Asserted: at every heap size the longest later step (the first one also scans the roots) is at most
+ * 1.5x the one at 16 KiB. Any work proportional to the heap would exceed that by orders of magnitude
+ * at 2 MiB (128x the blocks); what is left is the mix of units (a 1-block node costs more per unit
+ * than a long one). Reported, not asserted: the step that sweeps a large dead object (see
+ * steps_dead_object), which is not bounded by the budget. Option nodes=BYTES: every node that size
+ * (nodes=16: the most expensive unit B1 has, in every step). */
+#ifdef STEPS_POOL_BYTES
+#define STEPS_LISTS 64
+#define STEPS_COLLECTIONS 3
+#define STEPS_MAX_SAMPLES 65536u
+#define STEPS_ALLOC_UNITS 128u
+static _Alignas(16) unsigned char steps_pool[STEPS_POOL_BYTES];
+static void *steps_lists[STEPS_LISTS];
+static uint32_t step_samples[STEPS_MAX_SAMPLES];
+static uint32_t steps_rng;
+static size_t steps_live, steps_target;
+static uint32_t steps_failed_allocs, steps_alloc_units, steps_alloc_credit;
+
+enum { STEP_TRACE, STEP_RESCAN, STEP_SWEEP, STEP_KINDS };
+struct steps_result {
+    uint32_t heap_bytes, pool_blocks, collections, steps, first_max, later_max, later_median, failed;
+    uint32_t kind_max[STEP_KINDS], kind_steps[STEP_KINDS], samples;
+};
+
+/* What the collection is doing when a step begins (read from the heap's private fields, for the
+ * report only: phase 1 = marking, 2 = sweeping; rescan_pos != RGC_NONE: a rescan pass is running). */
+static int step_kind(void) {
+    unsigned phase = atomic_load(&heap.state) & 3u;
+    if (phase == 2u)
+        return STEP_SWEEP;
+    return heap.rescan_pos != (size_t)-1 ? STEP_RESCAN : STEP_TRACE;
+}
+
+static uint32_t steps_node_min = 16, steps_node_max = 128;
+
+static uintptr_t *steps_node(void) {
+    uint32_t n = steps_node_min + xorshift(&steps_rng) % (steps_node_max - steps_node_min + 1u);
+    uintptr_t *node = rgc_alloc(&heap, n, 0);
+    if (node == NULL)
+        return NULL;
+    for (uint32_t k = 1; k < n / sizeof(uintptr_t); k++)
+        node[k] = (uintptr_t)(xorshift(&steps_rng) | 1u); /* odd: never an object's start */
+    steps_live += rgc_size(&heap, node) / RGC_BLOCK_BYTES;
+    return node;
+}
+
+static void steps_push(uintptr_t *node, uint32_t list) {
+    rgc_write(&heap, (void **)&node[0], steps_lists[list]);
+    rgc_write(&heap, &steps_lists[list], node);
+}
+
+/* Unlink a node at depth 0..7 of a random list. */
+static void steps_drop(void) {
+    void **slot = &steps_lists[xorshift(&steps_rng) % STEPS_LISTS];
+    for (uint32_t d = xorshift(&steps_rng) % 8u; d > 0 && *slot != NULL && *(void **)*slot != NULL; d--)
+        slot = (void **)*slot; /* word 0 of the node: its next */
+    void *victim = *slot;
+    if (victim == NULL)
+        return;
+    steps_live -= rgc_size(&heap, victim) / RGC_BLOCK_BYTES;
+    rgc_write(&heap, slot, *(void **)victim);
+}
+
+/* What the foreground does between two steps. */
+static void steps_mutate(void) {
+    /* one node per STEPS_ALLOC_UNITS units of budget (two per step at 256, one every other at 64):
+     * the collector keeps up, the pool never fills (floating garbage lives one collection more) */
+    for (steps_alloc_credit += steps_alloc_units; steps_alloc_credit >= STEPS_ALLOC_UNITS;
+         steps_alloc_credit -= STEPS_ALLOC_UNITS) {
+        uintptr_t *node = steps_node();
+        if (node == NULL) {
+            steps_failed_allocs++;
+            continue;
+        }
+        steps_push(node, xorshift(&steps_rng) % STEPS_LISTS);
+        for (int guard = 0; steps_live > steps_target && guard < 16; guard++)
+            steps_drop();
+    }
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void steps_measure(uint32_t heap_bytes, uint32_t budget, uint32_t colls, uint32_t overhead,
+                          struct steps_result *out) {
+    memset(out, 0, sizeof *out);
+    FAIL_IF(rgc_init(&heap, steps_pool, heap_bytes) != RGC_OK);
+    rgc_level_policy(&heap, 0, 0); /* a failing allocation must not finish the collection in progress */
+    memset(steps_lists, 0, sizeof steps_lists);
+    FAIL_IF(rgc_add_root(&heap, steps_lists, sizeof steps_lists) != RGC_OK);
+    rgc_stats hs;
+    rgc_get_stats(&heap, &hs);
+    steps_rng = 0xB1B1B1B1u ^ heap_bytes;
+    steps_live = 0;
+    steps_target = hs.blocks / 2u;
+    steps_failed_allocs = 0;
+    steps_alloc_credit = 0;
+    for (uint32_t nodes = 0; steps_live < steps_target; nodes++) { /* B1's live set */
+        uintptr_t *node = steps_node();
+        if (node == NULL) {
+            FAIL_IF(1);
+            break;
+        }
+        steps_push(node, nodes % STEPS_LISTS);
+    }
+    FAIL_IF(rgc_collect(&heap) != RGC_OK);
+    uint32_t first_max = 0, later_max = 0, steps = 0, n = 0;
+    for (uint32_t c = 0; c < colls; c++) {
+        uint32_t s = 0, cap = 64u * ((uint32_t)hs.blocks / budget + 1u) + 1000u;
+        int rc;
+        do {
+            int kind = step_kind();
+            uint32_t t0 = board_ticks();
+            rc = rgc_collect_step(&heap, budget);
+            uint32_t t1 = board_ticks();
+            uint32_t d = t1 - t0 - overhead;
+            FAIL_IF(rc != 0 && rc != 1);
+            if (s == 0) {
+                first_max = d > first_max ? d : first_max;
+            } else {
+                later_max = d > later_max ? d : later_max;
+                out->kind_max[kind] = d > out->kind_max[kind] ? d : out->kind_max[kind];
+                out->kind_steps[kind]++;
+                if (n < STEPS_MAX_SAMPLES)
+                    step_samples[n++] = d;
+            }
+            s++;
+            steps_mutate();
+        } while (rc == 1 && s < cap);
+        FAIL_IF(rc != 0); /* the collection ended */
+        steps += s;
+    }
+    FAIL_IF(n == STEPS_MAX_SAMPLES); /* the median would cover only part of the steps */
+    qsort(step_samples, n, sizeof step_samples[0], cmp_u32);
+    rgc_stats after;
+    rgc_get_stats(&heap, &after);
+    FAIL_IF(rgc_check(&heap) != RGC_OK);
+    FAIL_IF(after.collections != hs.collections + 1u + colls);
+    FAIL_IF(after.misuse != 0);
+    out->heap_bytes = heap_bytes;
+    out->pool_blocks = (uint32_t)hs.blocks;
+    out->collections = colls;
+    out->samples = n;
+    out->steps = steps;
+    out->first_max = first_max;
+    out->later_max = later_max;
+    out->later_median = n ? step_samples[n / 2u] : 0;
+    out->failed = steps_failed_allocs;
+}
+
+/* Not bounded by the budget: the sweep releases a dead object whole (rgc_atb_run_length walks its
+ * TAILs, rgc_atb_release_tails clears them) inside the step whose table byte holds its HEAD, which is
+ * charged 4 units. A live object of heap/8 bytes, then a dead one of heap/4 bytes: the longest later step
+ * of the collection. */
+static void steps_dead_object(uint32_t heap_bytes, uint32_t budget, uint32_t overhead, uint32_t longest[STEP_KINDS]) {
+    FAIL_IF(rgc_init(&heap, steps_pool, heap_bytes) != RGC_OK);
+    rgc_level_policy(&heap, 0, 0);
+    memset(steps_lists, 0, sizeof steps_lists);
+    FAIL_IF(rgc_add_root(&heap, steps_lists, sizeof steps_lists) != RGC_OK);
+    rgc_write(&heap, &steps_lists[1], rgc_alloc(&heap, heap_bytes / 8u, 0)); /* live, in front */
+    void *big = rgc_alloc(&heap, heap_bytes / 4u, 0);
+    FAIL_IF(big == NULL || steps_lists[1] == NULL || (uintptr_t)big < (uintptr_t)steps_lists[1]);
+    rgc_write(&heap, &steps_lists[0], big);
+    FAIL_IF(rgc_collect(&heap) != RGC_OK);
+    rgc_write(&heap, &steps_lists[0], NULL);
+    big = NULL;
+    uint32_t s = 0;
+    int rc;
+    memset(longest, 0, STEP_KINDS * sizeof longest[0]);
+    do {
+        int kind = step_kind();
+        uint32_t t0 = board_ticks();
+        rc = rgc_collect_step(&heap, budget);
+        uint32_t d = board_ticks() - t0 - overhead;
+        if (s++ > 0) /* later steps */
+            longest[kind] = d > longest[kind] ? d : longest[kind];
+    } while (rc == 1);
+    rgc_stats st;
+    rgc_get_stats(&heap, &st);
+    FAIL_IF(st.objects != 1 || rgc_check(&heap) != RGC_OK);
+}
+
+/* Right-aligned decimal in a field of `width` characters; `tenths`: v is in tenths, print "x.y". */
+static char *put_num(char *p, uint32_t v, int width, int tenths) {
+    char digits[12];
+    int d = 0;
+    if (tenths) {
+        digits[d++] = (char)('0' + v % 10u);
+        digits[d++] = '.';
+        v /= 10u;
+    }
+    do {
+        digits[d++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    for (int pad = width - d; pad > 0; pad--)
+        *p++ = ' ';
+    while (d > 0)
+        *p++ = digits[--d];
+    return p;
+}
+
+static uint32_t ticks_to_tenth_us(uint32_t ticks) { /* 25 MHz: 0.04 us per tick, rounded */
+    return (uint32_t)(((uint64_t)ticks * 10000000u / board_tick_hz * 10u + 5u) / 10u);
+}
+
+static int run_steps(const char *args) {
+    rgc_cortexm_init(__stack_top, NULL);
+    /* The RAM the pool needs: QEMU's mps2-an385 maps 4 MiB of SSRAM at 0x20000000 (the linker script's
+     * RAM, the stack at its top). Check the pool is real, distinct memory: markers at every power-of-two
+     * offset read back (no mirroring inside it). */
+    volatile uint32_t *base = (volatile uint32_t *)(void *)steps_pool;
+    for (uint32_t off = 4; off < sizeof steps_pool; off <<= 1)
+        base[off / 4u] = 0x5A000000u | off;
+    base[0] = 0xA5A5A5A5u;
+    for (uint32_t off = 4; off < sizeof steps_pool; off <<= 1)
+        FAIL_IF(base[off / 4u] != (0x5A000000u | off));
+    FAIL_IF(base[0] != 0xA5A5A5A5u);
+    FAIL_IF((uintptr_t)(steps_pool + sizeof steps_pool) > (uintptr_t)__stack_top - 16u * 1024u);
+
+    uint32_t budgets[4], nb = 0;
+    const char *p = args;
+    const char *fixed = strstr(args, "nodes=");
+    if (fixed != NULL) { /* nodes=BYTES: every node that size (the worst case for one budget unit) */
+        p = fixed + 6;
+        steps_node_min = steps_node_max = parse_u32(&p);
+    }
+    while (nb < 4) {
+        uint32_t b = parse_u32(&p);
+        if (b == 0)
+            break;
+        budgets[nb++] = b;
+    }
+    if (nb == 0) {
+        budgets[nb++] = 64;
+        budgets[nb++] = 256;
+    }
+    uint32_t t0 = board_ticks(), overhead = board_ticks() - t0;
+    static const uint32_t sizes[] = {16u << 10, 64u << 10, 256u << 10, 1u << 20, 2u << 20, 4u << 20};
+    sh_put_u32("steps: pool bytes (static, in the 4 MiB SSRAM at 0x20000000)", (uint32_t)sizeof steps_pool);
+    sh_put_u32("steps: empty measurement (ticks, subtracted)", overhead);
+    for (uint32_t k = 0; k < nb; k++) {
+        struct steps_result r[sizeof sizes / sizeof sizes[0] + 1];
+        uint32_t nr = 0;
+        steps_alloc_units = budgets[k];
+        for (uint32_t i = 0; i < sizeof sizes / sizeof sizes[0] && sizes[i] <= sizeof steps_pool; i++)
+            steps_measure(sizes[i], budgets[k], STEPS_COLLECTIONS, overhead, &r[nr++]);
+        /* The smallest heap again, for as many later steps as the largest had: the longest of more
+         * samples of the same bounded distribution tends to be a little longer. */
+        uint32_t per_coll = r[0].samples / STEPS_COLLECTIONS;
+        uint32_t matched = r[nr - 1u].samples / (per_coll ? per_coll : 1u) + 1u;
+        steps_measure(sizes[0], budgets[k], matched, overhead, &r[nr]);
+        sh_put_u32("\nrgc_collect_step budget (blocks)", budgets[k]);
+        sh_put_u32("foreground: one allocation per budget units", STEPS_ALLOC_UNITS);
+        sh_puts("  heap KiB  colls  later steps  steps/coll  first step  longest later  median later"
+                "  | us: first longest median | longest by phase: trace rescan sweep | failed allocs\n");
+        for (uint32_t i = 0; i <= nr; i++) {
+            char line[200], *q = line;
+            q = put_num(q, r[i].heap_bytes >> 10, 10, 0);
+            q = put_num(q, r[i].collections, 7, 0);
+            q = put_num(q, r[i].samples, 13, 0);
+            q = put_num(q, r[i].steps / r[i].collections, 12, 0);
+            q = put_num(q, r[i].first_max, 12, 0);
+            q = put_num(q, r[i].later_max, 15, 0);
+            q = put_num(q, r[i].later_median, 14, 0);
+            q = put_num(q, ticks_to_tenth_us(r[i].first_max), 16, 1);
+            q = put_num(q, ticks_to_tenth_us(r[i].later_max), 8, 1);
+            q = put_num(q, ticks_to_tenth_us(r[i].later_median), 7, 1);
+            q = put_num(q, r[i].kind_max[STEP_TRACE], 26, 0);
+            q = put_num(q, r[i].kind_max[STEP_RESCAN], 7, 0);
+            q = put_num(q, r[i].kind_max[STEP_SWEEP], 6, 0);
+            q = put_num(q, r[i].failed, 16, 0);
+            *q++ = '\n';
+            *q = '\0';
+            sh_puts(line);
+        }
+        sh_put_u32("  longest later step, largest heap / 16 KiB (x1000)",
+                   (uint32_t)(1000u * (uint64_t)r[nr - 1u].later_max / r[0].later_max));
+        sh_put_u32("  longest later step, largest heap / 16 KiB with as many steps (x1000)",
+                   (uint32_t)(1000u * (uint64_t)r[nr - 1u].later_max / r[nr].later_max));
+        /* Flatness: the longest later step at every heap size is at most 1.5x the one at 16 KiB. */
+        for (uint32_t i = 1; i < nr; i++) {
+            int flat = 2u * r[i].later_max <= 3u * r[0].later_max;
+            FAIL_IF(!flat);
+            if (!flat)
+                sh_put_u32("  NOT FLAT: longest later step exceeds 1.5x the 16 KiB one at heap KiB",
+                           r[i].heap_bytes >> 10);
+        }
+        for (uint32_t i = 0; i <= nr; i++)
+            FAIL_IF(r[i].failed != 0);
+        sh_puts("  a live object of heap/8 bytes, then a dead one of heap/4 (reported, not asserted):\n"
+                "  heap KiB  longest later step by phase (ticks): trace  sweep\n");
+        for (uint32_t i = 0; i < nr; i++) {
+            char line[80], *q = line;
+            uint32_t longest[STEP_KINDS];
+            steps_dead_object(r[i].heap_bytes, budgets[k], overhead, longest);
+            q = put_num(q, r[i].heap_bytes >> 10, 10, 0);
+            q = put_num(q, longest[STEP_TRACE], 45, 0);
+            q = put_num(q, longest[STEP_SWEEP], 7, 0);
+            *q++ = '\n';
+            *q = '\0';
+            sh_puts(line);
+        }
+    }
+    return 0;
+}
+#else
+static int run_steps(const char *args) {
+    (void)args;
+    sh_puts("steps: not built for this board (STEPS_POOL_BYTES)\n");
+    FAIL_IF(1);
+    return 0;
+}
+#endif
+
 int main(void) {
     static char cmd[128];
     int n = sh_cmdline(cmd, sizeof cmd - 1);
@@ -505,6 +845,8 @@ int main(void) {
         run_sweep(first, count ? count : 1000u);
     } else if (strstr(cmd, "window") != NULL) {
         run_window();
+    } else if ((p = strstr(cmd, "steps")) != NULL) {
+        run_steps(p + 5);
     } else {
         run_seed();
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build a QEMU test image and run it. Usage: run.sh m3|m3basepri|m0 OUTDIR MODE...   (MODE: seed | sweep FIRST N)
+# Build a QEMU test image and run it. Usage: run.sh m3|m3basepri|m0 OUTDIR MODE...   (MODE: seed | sweep FIRST N | window | steps [nodes=BYTES] [BUDGET...])
 # Exit status: the guest's (semihosting SYS_EXIT_EXTENDED), 124 if QEMU had to be killed.
 set -euo pipefail
 variant="$1"; out="$2"; shift 2
