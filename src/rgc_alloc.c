@@ -129,6 +129,11 @@ static size_t search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t 
 static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
     size_t shared = level_limit(h, 0), mine = level_limit(h, c->level);
     for (;;) {
+        /* Not enough free blocks anywhere: fail without a search (a full heap costs a handler that
+         * keeps asking one load, not a scan; the count is advisory, so this only errs for a moment). */
+        size_t free_now = sz_load(&h->free_blocks);
+        if (free_now < nb && free_now <= sz_load(&h->nblocks))
+            return RGC_NONE;
         SEARCH_STAT(h, searches, 1u);
         size_t hint = sz_load(&h->hint);
         size_t start = hint;
@@ -147,8 +152,10 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         ctx_publish(h, c, s, SLOT_CLAIM);
         if (rgc_atb_claim_run(h, s, nb, born_state(h, s))) {
             if (nb == 1u) {
-                if (s >= hint && s + 1u != hint) /* advisory: losing the race to a release is fine */
-                    (void)sz_cas(h, &h->hint, &hint, s + 1u);
+                /* Advisory, a plain store (no window on masked cores): a release that lowered the
+                 * hint since we read it is overwritten, and its block is found by the wrap pass. */
+                if (s >= hint && s < shared)
+                    sz_store(&h->hint, s + 1u);
             } else if (next_fit) {
                 sz_store(&h->rover, s + nb);
             }
@@ -236,9 +243,7 @@ void rgc_free_object(rgc_heap *h, size_t b) {
         stat_inc(h, &h->deferred_frees);
         return;
     }
-    size_t n = rgc_atb_run_length(h, b);
-    rgc_atb_release_tails(h, b + 1u, b + n);
-    rgc_atb_release_head(h, b);
+    rgc_atb_release_object(h, b, rgc_atb_run_length(h, b));
 }
 
 static bool is_object(unsigned state) {

@@ -176,9 +176,7 @@ static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
             fn(block_addr(h, b));
     }
 #endif
-    size_t n = rgc_atb_run_length(h, b);
-    rgc_atb_release_tails(h, b + 1u, b + n);
-    rgc_atb_release_head(h, b);
+    rgc_atb_release_object(h, b, rgc_atb_run_length(h, b));
     ctx_unpublish(h, c);
     stat_inc(h, &h->collected_objects);
 }

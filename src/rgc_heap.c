@@ -84,6 +84,7 @@ int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
     h->areas[0] = area;
     atomic_store(&h->nareas, 1u);
     atomic_store(&h->nblocks, area.nblocks);
+    atomic_store(&h->free_blocks, area.nblocks);
     atomic_store(&h->end, area.nblocks);
     atomic_store(&h->sweep_done, area.nblocks);
     atomic_store(&h->policy[0], (uint8_t)RGC_AUTO_COLLECT);
@@ -122,6 +123,7 @@ static int add_area(rgc_heap *h, void *mem, size_t bytes) {
     h->areas[n] = area;
     atomic_store_explicit(&h->nareas, n + 1u, memory_order_release);
     (void)sz_add(h, &h->nblocks, area.nblocks);
+    (void)sz_add(h, &h->free_blocks, area.nblocks);
     sz_store(&h->end, area_end(&area));
     update_limits(h);
     return RGC_OK;

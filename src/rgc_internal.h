@@ -281,6 +281,8 @@ bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to);
 void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to);
 /* Release the HEAD (or MARK) block b: the object's TAILs must already be released. */
 void rgc_atb_release_head(rgc_heap *h, size_t b);
+/* Release the object of n blocks at HEAD b: TAILs last first, then the HEAD. */
+void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n);
 /* CAS block b from state `from` to `to`; false if b was not in state `from`. */
 bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to);
 /* Lower the advisory search hint to cover block b. */
@@ -308,7 +310,9 @@ static inline void ftb_set(rgc_heap *h, size_t b) {
 }
 static inline void ftb_clear(rgc_heap *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
-    (void)u8_and(h, &a->ftb[FTB_INDEX(b - a->first)], (uint8_t)~FTB_BIT(b));
+    _Atomic uint8_t *p = &a->ftb[FTB_INDEX(b - a->first)];
+    if (u8_load(p) & FTB_BIT(b)) /* only the owner sets or clears its bit: no window when clear */
+        (void)u8_and(h, p, (uint8_t)~FTB_BIT(b));
 }
 #else
 static inline bool ftb_get(rgc_heap *h, size_t b) { (void)h; (void)b; return false; }

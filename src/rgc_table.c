@@ -71,44 +71,14 @@ bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
     }
 }
 
-/* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
- * (last first) and report failure. [from-1, to) lies in one area. */
-bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
-    if (from >= to)
-        return true;
-    const struct rgc_area *a = area_of(h, from);
-    if (a == NULL || to > area_end(a))
-        return false;
-    size_t b = from;
-    while (b < to) {
-        size_t byte_end = (ATB_INDEX(b) + 1u) << 2;
-        size_t hi = to < byte_end ? to : byte_end;
-        uint8_t mask = byte_mask(b, hi), tails = byte_tails(b, hi);
-        _Atomic uint8_t *p = atb_byte(a, b);
-        uint8_t cur = u8_load(p);
-        for (;;) {
-            if ((cur & mask) != 0) {
-                rgc_atb_release_tails(h, from, b);
-                return false;
-            }
-            if (u8_cas(h, p, &cur, (uint8_t)(cur | tails)))
-                break;
-        }
-        b = hi;
-    }
-    return true;
+/* The free-block counter is advisory (claims subtract after claiming, releases add after releasing,
+ * so it can lag either way for a moment): it only lets a request that cannot fit fail without a
+ * search. The *_raw primitives leave it alone; the public ones keep it. */
+static void count_free(rgc_heap *h, size_t claimed, size_t released) {
+    (void)sz_add(h, &h->free_blocks, released - claimed); /* wraps correctly for claims */
 }
 
-bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
-    if (!rgc_atb_transition(h, s, AT_FREE, head_state))
-        return false;
-    if (rgc_atb_claim_tails(h, s + 1u, s + n))
-        return true;
-    rgc_atb_release_head(h, s);
-    return false;
-}
-
-void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
+static void release_tails_raw(rgc_heap *h, size_t from, size_t to) {
     if (from >= to)
         return;
     const struct rgc_area *a = area_of(h, from);
@@ -127,12 +97,76 @@ void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
     }
 }
 
-void rgc_atb_release_head(rgc_heap *h, size_t b) {
+static void release_head_raw(rgc_heap *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     RGC_POISON(block_addr_in(a, b), RGC_BS);
     (void)u8_and(h, atb_byte(a, b), (uint8_t)~ATB_BITS(3u, b));
     map_set(h, a, (b - a->first) >> 6);
     rgc_hint_lower(h, b);
+}
+
+/* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
+ * (last first) and report failure. [from-1, to) lies in one area. */
+static bool claim_tails_raw(rgc_heap *h, size_t from, size_t to) {
+    if (from >= to)
+        return true;
+    const struct rgc_area *a = area_of(h, from);
+    if (a == NULL || to > area_end(a))
+        return false;
+    size_t b = from;
+    while (b < to) {
+        size_t byte_end = (ATB_INDEX(b) + 1u) << 2;
+        size_t hi = to < byte_end ? to : byte_end;
+        uint8_t mask = byte_mask(b, hi), tails = byte_tails(b, hi);
+        _Atomic uint8_t *p = atb_byte(a, b);
+        uint8_t cur = u8_load(p);
+        for (;;) {
+            if ((cur & mask) != 0) {
+                release_tails_raw(h, from, b);
+                return false;
+            }
+            if (u8_cas(h, p, &cur, (uint8_t)(cur | tails)))
+                break;
+        }
+        b = hi;
+    }
+    return true;
+}
+
+bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
+    if (!claim_tails_raw(h, from, to))
+        return false;
+    if (to > from)
+        count_free(h, to - from, 0);
+    return true;
+}
+
+bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
+    if (!rgc_atb_transition(h, s, AT_FREE, head_state))
+        return false;
+    if (claim_tails_raw(h, s + 1u, s + n)) {
+        count_free(h, n, 0);
+        return true;
+    }
+    release_head_raw(h, s);
+    return false;
+}
+
+void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
+    release_tails_raw(h, from, to);
+    if (to > from)
+        count_free(h, 0, to - from);
+}
+
+void rgc_atb_release_head(rgc_heap *h, size_t b) {
+    release_head_raw(h, b);
+    count_free(h, 0, 1u);
+}
+
+void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n) {
+    release_tails_raw(h, b + 1u, b + n);
+    release_head_raw(h, b);
+    count_free(h, 0, n);
 }
 
 void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {

@@ -214,11 +214,13 @@ static int run_seed(void) {
     const uint32_t duration = hz / 4u; /* 250 ms of emulated time at the seed's rates */
     while (board_ticks() - start < duration)
         foreground_round(&rng);
-    storm = 1; /* then 50 ms of a fast storm */
+    storm = 1; /* then 50 ms of a fast storm (from when it starts: a long last round above does not
+                * eat it) */
     board_timer_start(0, hz / 50000u, PRIO_MID);
-    while (board_ticks() - start < duration + hz / 20u)
+    const uint32_t storm_start = board_ticks();
+    while (board_ticks() - storm_start < hz / 20u)
         foreground_round(&rng);
-    const uint32_t emulated_ms = 300;
+    const uint32_t emulated_ms = (board_ticks() - start) / (hz / 1000u);
     systick_stop();
     board_timer_stop(0);
     board_timer_stop(1);
