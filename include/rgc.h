@@ -105,10 +105,11 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
  * progress. In practice: step from the foreground, or from handlers that preempt no rgc call.
  *
  * Work unit (budget): one block visited - a block of an object scanned while marking, a block examined
- * while rescanning for marked objects, or a block swept. A step does at most budget units plus one
- * block's words, so its length does not depend on the heap size; the first step (rgc_collect_start)
- * also scans the roots (registered ranges, in-progress objects, the stacks below the caller): its cost
- * is proportional to the roots, not to the heap. */
+ * while rescanning for marked objects, a block swept or released (a dead object larger than the budget
+ * is released in pieces). A step does at most about budget units plus one table byte's, so its length
+ * does not depend on the heap size (finalisers, which run inside the sweep, are not counted). The first
+ * step (rgc_collect_start) also scans the roots (registered ranges, in-progress objects, the stacks
+ * below the caller): its cost is proportional to the roots, not to the heap. */
 
 /* Begin a collection: snapshot the roots, and leave it open for rgc_collect_roots from the calling
  * level until that level's next rgc_collect_step or rgc_collect_finish. While it is open every other

@@ -160,14 +160,17 @@ static size_t rescan_byte(rgc_heap *h) {
     return 4u;
 }
 
-/* Return a dead object at HEAD b (finaliser first). Published so that a stray free of the same
- * object from an interrupt is refused instead of racing us. */
-static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
+/* Return (at most `chunk` blocks of) the dead object at HEAD b, finaliser first; returns the blocks
+ * released. Published so that a stray free of the same object from an interrupt is refused instead of
+ * racing us. A longer object is split: its TAIL at b + chunk becomes the HEAD of the rest (a
+ * well-formed run, unmarked, ahead of the sweeper: garbage the sweep reaches later), so a step never
+ * releases more than its budget, however large the dead object. */
+static size_t release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b, size_t chunk) {
     ctx_publish(h, c, b, SLOT_OP);
     /* Re-check after publishing: a stray free from above may have taken b before we published. An
      * unmarked HEAD at or after sweep_pos is garbage, whichever object it is. */
     if (atb_state(h, b) != AT_HEAD)
-        return;
+        return 0;
 #if RGC_FINALISERS
     if (ftb_get(h, b)) {
         ftb_clear(h, b); /* exactly once, whatever the finaliser does */
@@ -176,22 +179,31 @@ static void release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b) {
             fn(block_addr(h, b));
     }
 #endif
-    rgc_atb_release_object(h, b, rgc_atb_run_length(h, b));
+    const struct rgc_area *a = area_of(h, b);
+    size_t e = b + 1u, end = area_end(a);
+    while (e < end && e - b < chunk && atb_state_in(a, e) == AT_TAIL)
+        e++;
+    bool split = e < end && e - b == chunk && rgc_atb_transition(h, e, AT_TAIL, AT_HEAD);
+    rgc_atb_release_object(h, b, e - b);
     ctx_unpublish(h, c);
-    stat_inc(h, &h->collected_objects);
+    if (!split)
+        stat_inc(h, &h->collected_objects);
+    return e - b;
 }
 
-static void sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b) {
+/* Sweep block b: unmark it, or release it if it is garbage. Returns the blocks released. */
+static size_t sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b, size_t chunk) {
+    size_t released = 0;
     for (;;) {
         unsigned st = atb_state(h, b);
         if (st == AT_MARK) {
             if (rgc_atb_transition(h, b, AT_MARK, AT_HEAD))
-                return;
+                return released;
             continue; /* changed under us: look again */
         }
         if (st != AT_HEAD)
-            return;
-        release_garbage(h, c, b);
+            return released;
+        released += release_garbage(h, c, b, chunk);
         /* b is FREE now, or an object born MARK there meanwhile: look again */
     }
 }
@@ -209,8 +221,9 @@ static void unmark_byte(rgc_heap *h, size_t b) {
         (void)rgc_atb_transition(h, k, AT_MARK, AT_HEAD);
 }
 
-/* Sweep the table byte at sweep_pos; false when the sweep is complete. */
-static bool sweep_byte(rgc_heap *h, const rgc_ctx *c) {
+/* Sweep the table byte at sweep_pos, releasing dead objects in pieces of at most `chunk` blocks;
+ * *work grows by 4 plus the blocks released. False when the sweep is complete. */
+static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work) {
     size_t pos = sz_load(&h->sweep_pos);
     size_t first = next_block(h, pos);
     if (first != RGC_NONE && first != pos)
@@ -228,10 +241,14 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c) {
     uint8_t byte = u8_load(atb_byte(a, first));
     if (byte & 0x55u) { /* some HEAD or MARK block (their low bit is set) */
         size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
-        for (size_t b = first; b < byte_end; b++)
-            sweep_block(h, c, b);
+        for (size_t b = first; b < byte_end; b++) {
+            size_t released = sweep_block(h, c, b, chunk);
+            *work += released;
+            chunk = chunk > released ? chunk - released : 1u;
+        }
     }
     sz_store(&h->sweep_pos, first + 4u);
+    *work += 4u;
     return true;
 }
 
@@ -240,11 +257,10 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
     size_t work = 0;
     while (work < budget) {
         if (phase_of(h) == PHASE_SWEEP) {
-            if (!sweep_byte(h, c)) {
+            if (!sweep_byte(h, c, budget == RGC_NONE ? RGC_NONE : budget - work, &work)) {
                 stat_inc(h, &h->collections);
                 return true;
             }
-            work += 4u;
             continue;
         }
         if (h->mark_sp > 0) {
