@@ -33,7 +33,8 @@
  * dead objects that had one, with rgc_busy_depth > 0. At the end of an input: every root dropped,
  * collections at every level used, and the heap must be empty with every finaliser run.
  *
- * FUZZ_RGC_VERBOSE=1 in the environment logs every op (replay a crash file to read its program).
+ * FUZZ_RGC_VERBOSE=1 in the environment logs every op (replay a crash file to read its program);
+ * FUZZ_RGC_STATS=1 prints totals at exit (interrupt bodies per level, collections, claim retries ...).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -107,6 +108,7 @@ typedef struct {
     unsigned nslots, flags;
     uint32_t gen, seed;
     int live, pin;
+    size_t dirty_lo, dirty_hi; /* bytes that may still hold pointers of slots cut off by a shrink */
     ref slot[MAXSLOT];
 } fobj;
 
@@ -150,6 +152,11 @@ static bool g_budget_out;
 static unsigned g_fin_allocs; /* objects finalisers allocated (and dropped) */
 static int g_verbose = -1;
 static uint64_t g_inputs;
+/* FUZZ_RGC_STATS=1: totals over all inputs, printed at exit (what the inputs exercised). */
+static struct {
+    uint64_t ops, bodies, bodies_by_level[NLEVELS], claim_retries, deferred_frees, busy, collections, steps,
+        misuse, failed, finalisers, areas, fired_unmask;
+} g_tot;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* log and failure                                                                                   */
@@ -285,6 +292,16 @@ static uint8_t canary(const fobj *o, size_t i)
 
 static void fill_canary(fobj *o, size_t from)
 {
+    /* Words that may still hold pointers (slots a shrink cut off without clearing them) are cleared
+     * through the barrier first: a plain store over them would be an unbarriered deletion. */
+    if (o->dirty_hi > o->dirty_lo && from < o->dirty_hi && o->req > o->dirty_lo) {
+        for (size_t w = o->dirty_lo / W; w < o->dirty_hi / W && (w + 1) * W <= o->size; w++) {
+            acct a = acct_begin();
+            rgc_write(&g_heap, (void **)(void *)o->p + w, NULL);
+            acct_end(a, fuzz_level() >= RGC_MAX_LEVELS ? 1 : 0, "rgc_write (clear a cut-off slot)");
+        }
+        o->dirty_lo = o->dirty_hi = 0;
+    }
     for (size_t i = from; i < o->req; i++)
         o->p[i] = canary(o, i);
 }
@@ -517,7 +534,8 @@ static void check_all(const char *where)
     rgc_get_stats(&g_heap, &st);
     if (st.total_bytes != st.blocks * B || st.used_bytes > st.total_bytes ||
         st.used_bytes + st.free_bytes != st.total_bytes || st.largest_free_bytes > st.free_bytes ||
-        st.objects > st.blocks || st.areas != g_nareas || st.blocks != atomic_load(&g_heap.nblocks) ||
+        st.objects > st.blocks || st.areas != atomic_load(&g_heap.nareas) || st.areas < g_nareas ||
+        st.blocks != atomic_load(&g_heap.nblocks) ||
         st.one_block_objects + st.two_block_objects > st.objects || st.largest_object_bytes > st.used_bytes ||
         st.largest_object_bytes % B != 0 || st.used_bytes < tracked_bytes || st.objects < (size_t)n)
         fail("%s: inconsistent stats: total %zu used %zu free %zu largest free %zu objects %zu blocks %zu "
@@ -595,15 +613,8 @@ typedef struct {
 
 static void run_program(rd *r, unsigned depth, unsigned max_ops);
 
-/* Open core bug (tests/fuzz/regress_open_bugs.c reserve, tests/fuzz/open-bugs/README.md): an
- * interrupt inside rgc_reserve finds the per-level limits half updated (not monotone). With
- * FUZZ_AVOID_OPEN_BUGS rgc_reserve is never interrupted; 0 fuzzes it too.
- * (The first finding - interrupts that advance a step-wise collection above a suspended
- * alloc/free/rgc_swap - is fixed in the core since 88f05a4; regress_open_bugs' other scenarios and
- * regressions/step-race-swap-b32 keep it fixed.) */
-#ifndef FUZZ_AVOID_OPEN_BUGS
-#define FUZZ_AVOID_OPEN_BUGS 1
-#endif
+/* Core bugs this target found are fixed; their inputs are in tests/fuzz/regressions/ and their
+ * deterministic scenarios in tests/fuzz/regress_findings.c. */
 
 static void body_fn(void *arg)
 {
@@ -615,6 +626,8 @@ static void body_fn(void *arg)
     if (l < 32)
         g_levels_used |= 1u << l;
     LOG("-> body at level %u (%zu bytes)", l, b->n);
+    g_tot.bodies++;
+    g_tot.bodies_by_level[l < NLEVELS ? l : NLEVELS - 1]++;
     if (l < RGC_MAX_LEVELS && rgc_busy_depth(&g_heap) != 0)
         fail("a level-%u interrupt body finds rgc_busy_depth %u at entry", l, rgc_busy_depth(&g_heap));
     check_all("interrupt entry");
@@ -690,8 +703,12 @@ static int expect_alloc_misuse(size_t n, unsigned flags, bool *pure)
 {
     unsigned l = fuzz_level();
     *pure = true;
-    if (l >= RGC_MAX_LEVELS || n == 0 || n > total_bytes() || (flags & ~(unsigned)RGC_FINALISER) != 0)
+    if (l >= RGC_MAX_LEVELS || n == 0 || (flags & ~(unsigned)RGC_FINALISER) != 0)
         return 1;
+    if (n > total_bytes()) {
+        *pure = false; /* an interrupt may add an area */
+        return 1;
+    }
     *pure = false; /* depends on the policy, which nested code may change */
     return (atomic_load(&g_heap.policy[l]) & RGC_NO_ALLOC) ? 1 : 0;
 }
@@ -934,18 +951,27 @@ static void op_realloc(octx *c)
             o->req = n;
         if (o->nslots * W > o->req) {
             unsigned keep = (unsigned)(o->req / W);
-            pin(id);
-            for (unsigned k = keep; k < o->nslots; k++) {
-                if (o->slot[k].raw != NULL) {
-                    acct a = acct_begin();
-                    rgc_write(&g_heap, (void **)(void *)o->p + k, NULL);
-                    acct_end(a, 0, "rgc_write (clear a slot before shrinking)");
-                    o->slot[k] = ref_raw(NULL);
+            if (mode & 2u) { /* the program clears the slots it cuts off first */
+                pin(id);
+                for (unsigned k = keep; k < o->nslots; k++) {
+                    if (o->slot[k].raw != NULL) {
+                        acct a = acct_begin();
+                        rgc_write(&g_heap, (void **)(void *)o->p + k, NULL);
+                        acct_end(a, 0, "rgc_write (clear a slot before shrinking)");
+                        o->slot[k] = ref_raw(NULL);
+                    }
                 }
+                unpin(id);
+                o->nslots = keep;
+                fill_canary(o, keep * W);
+            } else { /* it just truncates: the cut-off words keep their pointers (unchecked) */
+                o->dirty_lo = keep * W;
+                o->dirty_hi = o->nslots * W;
+                for (unsigned k = keep; k < o->nslots; k++)
+                    o->slot[k] = ref_raw(NULL);
+                o->nslots = keep;
+                o->req = keep * W;
             }
-            unpin(id);
-            o->nslots = keep;
-            fill_canary(o, keep * W);
             reach();
         }
     }
@@ -961,7 +987,7 @@ static void op_realloc(octx *c)
     call_begin(c);
     unsigned char *q = rgc_realloc(&g_heap, p, n, move);
     bool fired = call_end(c);
-    acct_end(a, fired && !too_big ? -1 : expect, "rgc_realloc");
+    acct_end(a, fired ? -1 : expect, "rgc_realloc");
     inflight_pop();
     unpin(id);
     LOG("  = %p%s", (void *)q, fired ? " (interrupted)" : "");
@@ -1046,11 +1072,15 @@ static void op_realloc_bad(octx *c)
         acct a = acct_begin();
         call_begin(c);
         void *q = rgc_realloc(&g_heap, o->p, n, move);
-        call_end(c);
-        acct_end(a, 1, "rgc_realloc to more than the heap");
+        bool fired = call_end(c);
+        acct_end(a, fired && n != SIZE_MAX ? -1 : 1, "rgc_realloc to more than the heap");
         unpin(id);
-        if (q != NULL)
+        if (q != NULL && !fired)
             fail("rgc_realloc(%p, %zu) returned %p", (void *)o->p, n, q);
+        if (q != NULL) { /* an interrupt added an area: a real resize after all; leave the model */
+            untrack(id);
+            g_fin_exact = false;
+        }
         return;
     }
     if (kind == 1) { /* NULL pointer: rgc_alloc(n, 0); the result is dropped */
@@ -1167,11 +1197,29 @@ static void op_move(octx *c, bool swap)
 static void op_link(octx *c)
 {
     int a_id = pick_obj(c->r, true);
-    unsigned k = u8(c->r), mode = u8(c->r) % 6u;
+    unsigned k = u8(c->r), mode = u8(c->r) % 7u;
     if (a_id < 0 || bad_level())
         return;
     fobj *A = &g_obj[a_id];
     k %= A->nslots;
+    if (mode == 6) { /* fetch: copy the slot's pointer into a handle (insertion only: no barrier needed) */
+        unsigned to = u8(c->r) % NH;
+        if (g_slot_pin[to])
+            return;
+        LOG("fetch #%d.%u (%p) -> slot %u", a_id, k, A->slot[k].raw, to);
+        ref v = A->slot[k];
+        pin(a_id);
+        acct a = acct_begin();
+        call_begin(c);
+        g_slot_pin[to]++;
+        rgc_write(&g_heap, &g_roots[to], ((void **)(void *)A->p)[k]);
+        g_slot_pin[to]--;
+        call_end(c);
+        acct_end(a, 0, "rgc_write (fetch into a handle)");
+        unpin(a_id);
+        g_root[to] = v;
+        return;
+    }
     ref v = ref_raw(NULL);
     if (mode <= 1) {
         int b_id = pick_obj(c->r, false);
@@ -1185,7 +1233,7 @@ static void op_link(octx *c)
         v = t >= 0 ? ref_to(t) : ref_raw(p); /* a dangling (conservative) reference */
     }
     bool swap = (u8(c->r) & 1u) || mode == 5;
-    unsigned take_to = u8(c->r) % NH; /* mode 5: take the old value out and keep it in this handle */
+    unsigned take_to = mode == 5 ? u8(c->r) % NH : 0; /* take the old value out, keep it in this handle */
     LOG("%s #%d.%u (%p) = %p%s", mode == 5 ? "take" : "link", a_id, k, A->slot[k].raw, v.raw,
         swap ? " (swap)" : "");
     ref taken = A->slot[k];
@@ -1324,17 +1372,17 @@ static void op_collect(octx *c, int how)
             if (!g_slot_pin[s] && g_roots[s] != NULL)
                 root_store(s, ref_raw(NULL), "rgc_write (clear after sweep_all)");
         if (c->depth == 0 && !fired) {
-            /* Survivors: only objects named by in-progress slots (stale ones included) and what
-             * finalisers allocated during the sweep. */
+            /* Survivors: only objects named by in-progress slots (stale ones included) and what they
+             * reach, and what finalisers allocated during the sweep. With no slot published: none. */
             size_t slots = 0;
             for (unsigned lv = 0; lv < RGC_MAX_LEVELS; lv++)
                 for (unsigned d = 0; d < RGC_MAX_NEST; d++)
                     slots += atomic_load(&g_heap.in_progress[lv][d]) != 0;
             rgc_stats st;
             rgc_get_stats(&g_heap, &st);
-            if (st.objects > slots + (g_fin_allocs - fin_allocs0))
-                fail("rgc_sweep_all left %zu objects (%zu in-progress slots, %u finaliser allocations)",
-                     st.objects, slots, g_fin_allocs - fin_allocs0);
+            if (slots == 0 && st.objects > g_fin_allocs - fin_allocs0)
+                fail("rgc_sweep_all left %zu objects (no in-progress slot, %u finaliser allocations)", st.objects,
+                     g_fin_allocs - fin_allocs0);
         }
     }
 }
@@ -1449,27 +1497,25 @@ static void op_reserve(octx *c)
     unsigned level = u8(c->r) % (RGC_MAX_LEVELS + 2u);
     unsigned k = u8(c->r);
     size_t bytes = k < 200 ? (size_t)k * (B / 2) : k < 250 ? (size_t)u16(c->r) : SIZE_MAX - k;
-    if (c->depth != 0)
-        return; /* documented for start-up, not reentrant */
     const struct rgc_area *last = &g_heap.areas[atomic_load(&g_heap.nareas) - 1u];
-    size_t want = bytes / B + (bytes % B != 0), others = 0;
+    size_t blocks = bytes / B + (bytes % B != 0), others = 0;
     bool bad = level == 0 || level >= RGC_MAX_LEVELS;
     if (!bad) {
         for (unsigned l = 1; l < RGC_MAX_LEVELS; l++)
             others += l == level ? 0 : g_heap.reserve_blocks[l];
-        bad = want > last->nblocks || others + want >= last->nblocks;
+        bad = blocks > last->nblocks || others + blocks >= last->nblocks;
     }
-    LOG("reserve(%u, %zu) expecting %s", level, bytes, bad ? "EINVAL" : "OK");
-    if (FUZZ_AVOID_OPEN_BUGS)
-        c->inj = 0; /* open bug 2 */
+    /* rgc_reserve and rgc_add_area run one at a time: preempting one gets RGC_BUSY */
+    bool busy = atomic_load(&g_heap.config_busy) != 0;
+    int want = bad_level() || (!busy && bad) ? RGC_EINVAL : busy ? RGC_BUSY : RGC_OK;
+    LOG("reserve(%u, %zu) expecting %d", level, bytes, want);
     acct a = acct_begin();
     call_begin(c);
     int r = rgc_reserve(&g_heap, level, bytes);
     bool fired = call_end(c);
-    acct_end(a, bad ? 1 : 0, "rgc_reserve"); /* settings do not check the calling level */
-    (void)fired;
-    if (r != (bad ? RGC_EINVAL : RGC_OK))
-        fail("rgc_reserve(%u, %zu) returned %d", level, bytes, r);
+    uint32_t own = acct_end(a, fired ? -1 : want == RGC_EINVAL ? 1 : 0, "rgc_reserve");
+    if ((r == RGC_EINVAL) != (own == 1) || (!fired && r != want))
+        fail("rgc_reserve(%u, %zu) returned %d (misuse counted %u), expected %d", level, bytes, r, own, want);
 }
 
 static void op_add_root(octx *c)
@@ -1597,10 +1643,10 @@ static void op_diag(octx *c)
             }
             line = nl + 1;
         }
-        if (blocks != st.blocks || used * B != st.used_bytes || seps + 1 != g_nareas)
-            fail("rgc_dump shows %zu blocks (%zu used) in %zu areas; stats: %zu blocks, %zu used bytes, %u "
+        if (blocks != st.blocks || used * B != st.used_bytes || seps + 1 != st.areas)
+            fail("rgc_dump shows %zu blocks (%zu used) in %zu areas; stats: %zu blocks, %zu used bytes, %zu "
                  "areas",
-                 blocks, used, seps + 1, st.blocks, st.used_bytes, g_nareas);
+                 blocks, used, seps + 1, st.blocks, st.used_bytes, st.areas);
     } else if (kind == 1) { /* rgc_size of things that are not objects */
         int id = pick_obj(c->r, false);
         if (rgc_size(&g_heap, g_foreign) != 0 || rgc_size(&g_heap, NULL) != 0 ||
@@ -1715,7 +1761,7 @@ static bool overlaps_area(const unsigned char *mem, size_t bytes, const struct r
     return lo < ahi && alo < hi;
 }
 
-static void add_area(rd *r)
+static void add_area(rd *r, octx *c)
 {
     unsigned mode = u8(r), sz = u16(r);
     unsigned idx = g_area_attempts++ % 4u;
@@ -1747,22 +1793,34 @@ static void add_area(rd *r)
     bool bad = n >= RGC_MAX_AREAS || mem == NULL || bytes == 0 || wraps || ((uintptr_t)mem % W) != 0;
     for (unsigned i = 0; i < n && !bad; i++)
         bad = overlaps_area(mem, bytes, &g_heap.areas[i]);
-    /* Too small is decided by the carving: below ~2 blocks anything goes, from 4 blocks on it must fit. */
-    bool unsure = !bad && (maybe_small || bytes < 4 * B + 64);
-    LOG("add_area(%p, %zu) mode %u expecting %s", (void *)mem, bytes, mode % 8u,
-        bad ? "EINVAL" : unsure ? "either" : "OK");
+    /* Too small is decided by the carving: below ~2 blocks anything goes, from 4 blocks on it must fit.
+     * A call at a bad level is refused; one that preempts another rgc_add_area/rgc_reserve gets
+     * RGC_BUSY. */
+    bool busy = atomic_load(&g_heap.config_busy) != 0, badlvl = bad_level();
+    bool unsure = !bad && !busy && !badlvl && (maybe_small || bytes < 4 * B + 64);
+    int want = badlvl || (!busy && bad) ? RGC_EINVAL : busy ? RGC_BUSY : RGC_OK;
+    LOG("add_area(%p, %zu) mode %u expecting %d%s", (void *)mem, bytes, mode % 8u, want, unsure ? " (or EINVAL)" : "");
     rgc_stats s0;
     rgc_get_stats(&g_heap, &s0);
     acct a = acct_begin();
+    call_begin(c);
     int rc = rgc_add_area(&g_heap, mem, bytes);
-    uint32_t own = acct_end(a, unsure ? -1 : (bad ? 1 : 0), "rgc_add_area");
-    if ((rc == RGC_EINVAL) != (own == 1) || (rc != RGC_OK && rc != RGC_EINVAL) ||
-        (!unsure && rc != (bad ? RGC_EINVAL : RGC_OK)))
-        fail("rgc_add_area(%p, %zu) returned %d (misuse counted %u), expected %s", (void *)mem, bytes, rc, own,
-             bad ? "RGC_EINVAL" : "RGC_OK");
+    bool fired = call_end(c);
+    uint32_t own = acct_end(a, unsure || fired ? -1 : want == RGC_EINVAL ? 1 : 0, "rgc_add_area");
+    if ((rc == RGC_EINVAL) != (own == 1) || (rc != RGC_OK && rc != RGC_EINVAL && rc != RGC_BUSY) ||
+        (!unsure && !fired && rc != want))
+        fail("rgc_add_area(%p, %zu) returned %d (misuse counted %u), expected %d", (void *)mem, bytes, rc, own,
+             want);
     if (rc != RGC_OK)
         return;
-    const struct rgc_area *na = &g_heap.areas[n];
+    /* the new area (a body may have added one before this call began: look it up by its memory) */
+    const struct rgc_area *na = NULL;
+    for (unsigned i = 1; i < atomic_load(&g_heap.nareas); i++)
+        if ((unsigned char *)g_heap.areas[i].atb >= mem && (unsigned char *)g_heap.areas[i].atb < mem + bytes)
+            na = &g_heap.areas[i];
+    if (na == NULL)
+        fail("rgc_add_area(%p, %zu) returned RGC_OK but no area lies in that memory", (void *)mem, bytes);
+    n = (unsigned)(na - g_heap.areas);
     if ((unsigned char *)na->atb < mem || na->pool + na->nblocks * B > mem + bytes || (na->first & 63u) != 0 ||
         na->first < area_end(&g_heap.areas[n - 1u]))
         fail("rgc_add_area(%p, %zu): the area's tables/pool [%p, %p) (first block %zu) leave its memory or "
@@ -1777,8 +1835,8 @@ static void add_area(rd *r)
     g_nareas++;
     rgc_stats s1;
     rgc_get_stats(&g_heap, &s1);
-    if (s1.areas != g_nareas || s1.blocks != s0.blocks + na->nblocks ||
-        s1.free_bytes != s0.free_bytes + na->nblocks * B)
+    if (!fired && (s1.areas != g_nareas || s1.blocks != s0.blocks + na->nblocks ||
+                   s1.free_bytes != s0.free_bytes + na->nblocks * B))
         fail("rgc_add_area: stats after adding %zu blocks: areas %zu blocks %zu -> %zu free %zu -> %zu",
              na->nblocks, s1.areas, s0.blocks, s1.blocks, s0.free_bytes, s1.free_bytes);
 }
@@ -1801,6 +1859,7 @@ static void on_finalise(void *obj)
              "finalised before)",
              obj);
     fin_remove(obj);
+    g_tot.finalisers++;
     LOG("finaliser(%p) mode %u", obj, g_fin_mode);
     if (g_fin_mode == 1) { /* free the object being finalised: it is in use (deferred), not misuse */
         acct a = acct_begin();
@@ -1852,6 +1911,16 @@ enum {
 static const unsigned char g_extra_ops[] = {OP_ALLOC, OP_ALLOC, OP_ALLOC, OP_FREE,  OP_LINK,
                                             OP_INJECT, OP_INJECT, OP_STEP, OP_REALLOC, OP_DROP};
 
+/* Before every op: the dead stack below and the callee-saved registers hold no stale copies of
+ * pointers the program dropped (they would keep garbage alive and hide a missing barrier). */
+__attribute__((noinline, no_sanitize_address)) static void wipe_dead_stack(void)
+{
+    volatile unsigned char buf[4096];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = 0;
+}
+static inline __attribute__((always_inline)) void clear_callee_saved(void);
+
 static void run_program(rd *r, unsigned depth, unsigned max_ops)
 {
     octx c;
@@ -1859,6 +1928,8 @@ static void run_program(rd *r, unsigned depth, unsigned max_ops)
     c.r = r;
     c.depth = depth;
     for (unsigned ops = 0; ops < max_ops && !rd_eof(r) && !g_budget_out; ops++) {
+        wipe_dead_stack();
+        clear_callee_saved();
         unsigned b = u8(r) % (OP_COUNT + sizeof g_extra_ops);
         unsigned op = b < OP_COUNT ? b : g_extra_ops[b - OP_COUNT];
         unsigned l = fuzz_level();
@@ -1923,18 +1994,14 @@ static void run_program(rd *r, unsigned depth, unsigned max_ops)
             }
             continue; /* applies to the next op */
         }
-        case OP_ADD_AREA:
-            if (depth == 0)
-                add_area(r);
-            else
-                (void)u16(r);
-            break;
+        case OP_ADD_AREA: add_area(r, &c); break;
         case OP_DIAG: op_diag(&c); break;
         case OP_XFILL: op_xfill(&c); break;
         case OP_FINMODE: op_finmode(&c); break;
         default: op_badheap(&c); break;
         }
         c.inj = 0;
+        g_tot.ops++;
         reach();
         check_all(depth == 0 ? "after a top-level op" : "after a nested op");
         if (fuzz_mask_depth() != 0 || fuzz_pending())
@@ -2052,8 +2119,11 @@ static bool setup(rd *r)
     else
         g_fin_exact = false; /* dead RGC_FINALISER objects are released without a call */
     g_fin_mode = (fin >> 1) % 4u;
+    octx c0;
+    memset(&c0, 0, sizeof c0);
+    c0.r = r;
     for (unsigned i = 0; i < nareas; i++)
-        add_area(r);
+        add_area(r, &c0);
     check_all("after set-up");
     return true;
 }
@@ -2113,6 +2183,39 @@ __attribute__((noinline)) static void final_cleanup(void)
     check_all("end");
 }
 
+static void add_totals(void)
+{
+    rgc_stats st;
+    rgc_get_stats(&g_heap, &st);
+    g_tot.claim_retries += st.claim_retries;
+    g_tot.deferred_frees += st.deferred_frees;
+    g_tot.busy += st.busy_collections;
+    g_tot.collections += st.collections;
+    g_tot.steps += st.collect_steps;
+    g_tot.misuse += st.misuse;
+    g_tot.failed += st.failed_allocs;
+    g_tot.areas += st.areas > 1;
+}
+
+static void print_totals(void)
+{
+    fprintf(stderr,
+            "fuzz_rgc totals: %llu inputs, %llu ops, %llu interrupt bodies (%llu ran at an unmask; by level "
+            "1..4: %llu %llu %llu %llu, >= %u: %llu), %llu inputs with extra areas; core counters: %llu "
+            "collections, %llu steps, %llu RGC_BUSY, %llu claim retries, %llu deferred frees, %llu failed "
+            "allocations, %llu misuse; %llu finalisers\n",
+            (unsigned long long)g_inputs, (unsigned long long)g_tot.ops, (unsigned long long)g_tot.bodies,
+            (unsigned long long)fuzz_fired_at_unmask(), (unsigned long long)g_tot.bodies_by_level[1],
+            (unsigned long long)g_tot.bodies_by_level[2], (unsigned long long)g_tot.bodies_by_level[3],
+            (unsigned long long)g_tot.bodies_by_level[4], RGC_MAX_LEVELS,
+            (unsigned long long)(g_tot.bodies_by_level[RGC_MAX_LEVELS] + g_tot.bodies_by_level[NLEVELS - 1]),
+            (unsigned long long)g_tot.areas, (unsigned long long)g_tot.collections,
+            (unsigned long long)g_tot.steps, (unsigned long long)g_tot.busy,
+            (unsigned long long)g_tot.claim_retries, (unsigned long long)g_tot.deferred_frees,
+            (unsigned long long)g_tot.failed, (unsigned long long)g_tot.misuse,
+            (unsigned long long)g_tot.finalisers);
+}
+
 __attribute__((noinline)) static void run_input(const uint8_t *data, size_t size)
 {
     fuzz_set_stack_top(__builtin_frame_address(0));
@@ -2125,6 +2228,7 @@ __attribute__((noinline)) static void run_input(const uint8_t *data, size_t size
         wipe_stack();
         clear_callee_saved();
         final_cleanup();
+        add_totals();
     }
     fuzz_set_level(0);
 }
@@ -2135,6 +2239,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (g_verbose < 0) {
         const char *v = getenv("FUZZ_RGC_VERBOSE");
         g_verbose = v != NULL && *v != '0';
+        v = getenv("FUZZ_RGC_STATS");
+        if (v != NULL && *v != '0')
+            atexit(print_totals);
     }
     g_inputs++;
     run_input(data, size);

@@ -153,6 +153,38 @@ seeds['inj_pacing_areas'] = (header(2048, areas=[(0, 3000), (1, 3000)]) + op(THR
 seeds['inj_fin'] = header(fin=1, fin_mode=2) + alloc(0, fin=True) + op(DROP, 0) + inject(90, alloc(4) + free_bad(2, 0) + op(COLLECT)) + op(COLLECT)
 seeds['inj_double_free_race'] = header() + alloc(0) + alloc(1) + free(1) + inject(14, free_bad(2, 0) + alloc(2, SB)) + free_bad(2, 0)
 
+# ---- the snapshot barrier and racing frees (patterns a mutation test showed the fuzzer needs) ----
+# O reachable only through A's slot; a collection paused after one unit of work (A not scanned yet);
+# the pointer moves into a handle (scanned already) and the slot is cleared: only the barrier keeps O.
+# (Handles 2..4 are scanned first - the mark stack is LIFO - so A is still unscanned after step(1).)
+link_setup = (alloc(0, SB, nslots=2) + alloc(1, SB, nslots=2) + op(LINK, 0, 0, 0, 1, 0) + op(DROP, 1)
+              + alloc(2, SB, nslots=0) + alloc(3, SB, nslots=0) + alloc(4, SB, nslots=0))
+seeds['barrier_take'] = header() + link_setup + op(STEP, 1) + op(LINK, 0, 0, 5, 0, 7) + op(FINISH) + op(COLLECT)
+seeds['barrier_unlink'] = (header() + link_setup + alloc(2, SB, nslots=2) + op(STEP, 1) + op(LINK, 1, 0, 0, 0, 0)
+                           + op(LINK, 0, 0, 4, 0) + op(STEP, 250) + op(FINISH))
+seeds['barrier_swap_roots'] = header() + link_setup + op(STEP, 1) + op(LINK, 0, 0, 5, 0, 9) + op(SWAP, 9, 3) + op(FINISH)
+seeds['barrier_inj'] = (header() + link_setup + op(STEP, 1)
+                        + inject(40, op(STEP, 250) + op(FINISH)) + op(LINK, 0, 0, 5, 0, 7) + op(COLLECT))
+# a stale free from an interrupt of the block the interrupted allocation is claiming (reused address)
+for n in (60, 145, 155):  # the claim happens at about point 140 of this allocation
+    seeds[f'race_free_claim_{n}'] = (header() + alloc(0, SB) + alloc(1, SB) + free(1)
+                                     + inject(n, free_bad(2, 0)) + alloc(2, SB))
+seeds['race_free_realloc'] = (header() + alloc(0, SB) + alloc(1, SB) + free(1)
+                              + inject(70, free_bad(2, 0) + op(COLLECT)) + realloc(0, SMED, 400))
+
+# an interrupt collects right after the allocation it preempts has claimed its block (only the
+# in-progress slot knows that block: the caller holds no pointer yet)
+for n in (145, 150):
+    seeds[f'race_collect_claim_{n}'] = header() + alloc(0, SB) + inject(n, op(COLLECT)) + alloc(2, SB)
+# A's last pointer slot (in its second block with 16-byte blocks) refers to O; while a paused
+# collection has not scanned A, O's pointer is fetched into a handle, then A is shrunk to one word
+# without clearing the slot: the shrink deletes that reference, so it must keep A's blocks while marking
+seeds['shrink_cut_marking'] = (header() + alloc(0, SMED, 63, nslots=4) + alloc(1, SB, nslots=0)
+                               + op(LINK, 0, 3, 0, 1, 0) + op(DROP, 1)
+                               + alloc(2, SB, nslots=0) + alloc(3, SB, nslots=0) + alloc(4, SB, nslots=0)
+                               + op(STEP, 1) + op(LINK, 0, 3, 6, 7) + realloc(0, SW, move=False)
+                               + op(FINISH) + op(COLLECT))
+
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')

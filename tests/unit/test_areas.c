@@ -8,27 +8,18 @@
  * while a step-wise collection is in progress joins it.
  * Threshold: with RGC_AUTO_COLLECT at the allocating level, the allocation that brings the bytes
  * allocated since the last collection to the threshold collects first (as tests/unit/test_incremental.c
- * pins it); at a level without RGC_AUTO_COLLECT it never does; a locked heap never collects; areas
- * make no difference.
+ * pins it); at a level without RGC_AUTO_COLLECT it never does, but its allocations count (the next
+ * allocation at a level that collects does); a locked heap never collects; areas make no difference.
  *
  * Exactness (see rgc_test.h): objects are followed through `track` (not a root range), allocated and
  * inspected in noinline helpers; collections run through rgct_collect / rgct_alloc_clean.
- *
- * RGC_TEST_OPEN_DOC_ISSUES=1 adds checks of what rgc.h says where the core does otherwise (off: they
- * fail; see the report of issue 8): bytes allocated at a level without RGC_AUTO_COLLECT count towards
- * the threshold ("after `bytes` have been allocated since the last collection, the next allocation at
- * a level whose policy has RGC_AUTO_COLLECT collects first").
- */
+ * */
 #define _GNU_SOURCE
 #include "rgc_test.h"
 
 #include "../../src/rgc_internal.h" /* read only: the collection phase */
 
 void rgc_posix_set_level(unsigned level); /* port/posix: the level rgc_port_level() reports */
-
-#ifndef RGC_TEST_OPEN_DOC_ISSUES
-#define RGC_TEST_OPEN_DOC_ISSUES 0
-#endif
 
 #define NAREAS 4
 #define MAXT 4096
@@ -468,17 +459,15 @@ static void test_threshold(void)
     CHECK_EQ(allocs_until_collection(5 * per, RGC_BLOCK_BYTES), 0);
     CHECK_HEAP(&heap);
 
-#if RGC_TEST_OPEN_DOC_ISSUES
     /* rgc.h: "after `bytes` have been allocated since the last collection, the next allocation at a
      * level whose policy has RGC_AUTO_COLLECT collects first" - bytes allocated at level 1 (no
-     * RGC_AUTO_COLLECT) count too */
+     * RGC_AUTO_COLLECT) count too (the core counted only collecting levels' bytes before a3ba5b7) */
     rgc_set_threshold(&heap, (size_t)per * RGC_BLOCK_BYTES);
     CHECK_EQ(rgct_collect(&heap), RGC_OK);
     rgc_posix_set_level(1);
     CHECK_EQ(allocs_until_collection(per, RGC_BLOCK_BYTES), 0);
     rgc_posix_set_level(0);
     CHECK_EQ(allocs_until_collection(1, RGC_BLOCK_BYTES), 1);
-#endif
 }
 
 int main(void)

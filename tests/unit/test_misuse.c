@@ -11,7 +11,7 @@
  * Behaviour the header does not spell out (pinned here as the core does it, listed in the report of
  * issue 8): invalid rgc_alloc flag bits and invalid rgc_level_policy bits are counted as misuse;
  * settings calls (rgc_level_policy with good arguments, rgc_set_threshold, rgc_set_pacing,
- * rgc_set_finaliser, rgc_reserve) do not look at the calling level; rgc_write/rgc_swap from a level
+ * rgc_set_finaliser) do not look at the calling level (rgc_reserve and rgc_add_area do); rgc_write/rgc_swap from a level
  * >= RGC_MAX_LEVELS still store (without the barrier) and count the misuse; rgc_collect_roots returns
  * RGC_LOCKED / RGC_BUSY (not counted) when its level's collection is open but the heap is locked or a
  * step executes below.
@@ -381,7 +381,10 @@ static void test_bad_level(void)
     slot_word = NULL;
     EXPECT_MISUSE(1, rgc_write(&heap, &slot_word, &foreign_word));
     CHECK_PTR(slot_word, &foreign_word);
-    /* settings do not look at the caller's level */
+    EXPECT_MISUSE(1, CHECK_EQ(rgc_reserve(&heap, 1, 64), RGC_EINVAL));
+    EXPECT_MISUSE(1, CHECK_EQ(rgc_add_area(&heap, area_mem[0], sizeof area_mem[0]), RGC_EINVAL));
+    CHECK_EQ(rgct_stats(&heap).areas, 1);
+    /* the plain settings do not look at the caller's level */
     EXPECT_MISUSE(0, rgc_level_policy(&heap, 1, 0));
     EXPECT_MISUSE(1, rgc_level_policy(&heap, RGC_MAX_LEVELS, 0));
     rgc_posix_set_level(0);
