@@ -8,10 +8,12 @@
  *            the whole heap, beyond it, SIZE_MAX; RGC_FINALISER and invalid flag bits), realloc
  *            (grow/shrink, move or not, to 0, of stale/interior/foreign pointers, SIZE_MAX), free
  *            (valid, double, interior, foreign, stale, NULL), root-table stores through rgc_write /
- *            rgc_swap, links between objects (object graphs), collect / collect_step(budget) /
+ *            rgc_swap, links between objects (object graphs; take = rgc_swap a pointer out of an
+ *            object into a handle, fetch = copy one into a handle), collect / collect_step(budget) /
  *            collect_start / collect_roots / collect_finish / sweep_all, lock/unlock (unbalanced too),
  *            level policy, threshold, pacing, reserve, add_root (good, NULL, misaligned, short, table
- *            full), add_area at run time, diagnostics, calls on bad heaps, the level the next ops run
+ *            full), reserve / add_area at run time and from interrupts, diagnostics, calls on bad
+ *            heaps, finaliser behaviour (free its object, allocate, collect), the level the next ops run
  *            at (bad levels >= RGC_MAX_LEVELS too), and INJECT: "at preemption point N of the next
  *            call, run this nested program at a higher level" (nested up to MAX_DEPTH bodies deep;
  *            fuzz_port.c counts the points of the instrumented core).
@@ -27,8 +29,8 @@
  * rgc_get_stats consistent (used <= total, used + free == total, counters monotone, used covers the
  * tracked objects); the root table holds what the program stored; rgc_stats.misuse grew by exactly
  * what the op's own bad input accounts for (nested bodies' and finalisers' misuse is subtracted);
- * return codes (RGC_BUSY exactly when a collection executes below or roots are open for another level,
- * RGC_LOCKED, RGC_EINVAL with misuse); new memory zeroed, aligned, inside an area, below the level's
+ * return codes (RGC_BUSY exactly when a collection executes below, roots are open for another level,
+ * or a collection in progress would move above a suspended call; RGC_LOCKED; RGC_EINVAL with misuse); new memory zeroed, aligned, inside an area, below the level's
  * reserve limit; a failed allocation at top level really had no free run; finalisers run only for
  * dead objects that had one, with rgc_busy_depth > 0. At the end of an input: every root dropped,
  * collections at every level used, and the heap must be empty with every finaliser run.
