@@ -378,7 +378,7 @@ int tt_incremental(void) {
     printf("torture.%s: %u levels + foreground, seed %ju, %.1f s, %s build\n", name, LEVELS,
            (uintmax_t)tt_opt.seed, tt_opt.seconds, RGC_ATOMICS_VIA_MASK ? "masked-atomics" : "compare-and-swap");
     memset(&tt_heap, 0, sizeof tt_heap);
-    TT_CHECK(rgc_init(&tt_heap, heap_mem, sizeof heap_mem) == RGC_OK, "rgc_init");
+    TT_CHECK(tt_heap_init(&tt_heap, heap_mem, sizeof heap_mem) == RGC_OK, "rgc_init (+ areas)");
     TT_CHECK(rgc_add_root(&tt_heap, heads, sizeof heads) == RGC_OK, "rgc_add_root heads");
     TT_CHECK(rgc_add_root(&tt_heap, shared, sizeof shared) == RGC_OK, "rgc_add_root shared");
     rgc_set_threshold(&tt_heap, HEAP_BYTES / 4);
@@ -404,6 +404,7 @@ int tt_incremental(void) {
     uint64_t t0 = tt_now_ns(), deadline = t0 + (uint64_t)(tt_opt.seconds * 1e9), progress = 0;
     unsigned long bad_step = 0;
     while (tt_time_left(deadline)) {
+        tt_areas_sample(&tt_heap);
         for (int j = 0; j < 32; j++) {
             owner_op(fg, c0);
             size_t budget = budgets[tt_below(&fg->rng, sizeof budgets / sizeof budgets[0])];
@@ -507,5 +508,6 @@ int tt_incremental(void) {
     for (unsigned l = 0; l <= LEVELS; l++)
         TT_CHECK(atomic_load(&cnt[l].ops) > 0, "level %u did no operation", l);
     TT_CHECK(atomic_load(&cnt[LEVELS].checks) > 0, "the top level never ran rgc_check");
+    tt_areas_check();
     return tt_summary(name);
 }

@@ -229,7 +229,7 @@ int tt_storm(unsigned levels) {
            RGC_ATOMICS_VIA_MASK ? "masked-atomics" : "compare-and-swap");
     top_level = levels;
     memset(&tt_heap, 0, sizeof tt_heap);
-    TT_CHECK(rgc_init(&tt_heap, heap_mem, sizeof heap_mem) == RGC_OK, "rgc_init");
+    TT_CHECK(tt_heap_init(&tt_heap, heap_mem, sizeof heap_mem) == RGC_OK, "rgc_init (+ areas)");
     TT_CHECK(rgc_add_root(&tt_heap, table, sizeof table) == RGC_OK, "rgc_add_root");
     rgc_level_policy(&tt_heap, 1, RGC_AUTO_COLLECT); /* level 0 has it by default */
     for (unsigned l = 0; l <= levels; l++)
@@ -253,6 +253,7 @@ int tt_storm(unsigned levels) {
 
     uint64_t *rng = &rngs[0];
     while (tt_time_left(deadline)) {
+        tt_areas_sample(&tt_heap);
         for (int j = 0; j < 64; j++) {
             storm_op(0, rng, &st[0]);
             if (tt_below(rng, 4096) == 0)
@@ -339,5 +340,6 @@ int tt_storm(unsigned levels) {
     tt_minimum((double)irq / secs, need_irq, "interrupts per second");
     tt_minimum((double)ops / (cpu < secs ? cpu : secs), 5e6 / 8.0,
                "operations per CPU second of the core thread (10^7 in the 2 x 8 s CI run)");
+    tt_areas_check();
     return tt_summary(name);
 }

@@ -54,9 +54,19 @@ struct tt_opts {
     bool minimums;  /* enforce the spec's speed minimums (TT_FAST_BUILD, unless --no-minimums) */
     bool verbose;
     unsigned storm_rate; /* storm scenarios: the storm thread's pace, interrupts/s (0: maximum) */
+    unsigned areas;      /* --areas N: storm/incremental heaps split into N areas (rgc_add_area) */
 };
 extern struct tt_opts tt_opt;
 extern rgc_heap tt_heap;
+
+/* rgc_init on [mem, mem+bytes), split into tt_opt.areas areas of decreasing size (rgc_add_area for all
+ * but the first; a gap of 256 bytes between areas), so objects land in several areas and never span
+ * two. Returns RGC_OK or the failing call's result. */
+int tt_heap_init(rgc_heap *h, unsigned char *mem, size_t bytes);
+/* Sample how many areas hold an object now (foreground only); tt_areas_check at the end asserts that,
+ * with --areas N > 1, objects were seen in more than one area. */
+void tt_areas_sample(rgc_heap *h);
+void tt_areas_check(void);
 
 /* ---- time ---- */
 uint64_t tt_now_ns(void);

@@ -357,3 +357,40 @@ unsigned long tt_foreground_rounds(const char *who, void (*maintain)(uint64_t *r
     *t_end = tt_now_ns();
     return collections;
 }
+
+int tt_heap_init(rgc_heap *h, unsigned char *mem, size_t bytes) {
+    unsigned n = tt_opt.areas > 1 ? tt_opt.areas : 1;
+    if (n == 1)
+        return rgc_init(h, mem, bytes);
+    size_t first = bytes / 2, rest = (bytes - first) / (n - 1);
+    int r = rgc_init(h, mem, first);
+    for (unsigned i = 1; i < n && r == RGC_OK; i++) {
+        size_t off = first + (i - 1) * rest + 256;
+        r = rgc_add_area(h, mem + off, rest - 256);
+    }
+    return r;
+}
+
+static unsigned areas_seen_max;
+
+void tt_areas_sample(rgc_heap *h) {
+    unsigned n = atomic_load(&h->nareas), used = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        for (size_t k = 0; k < (a->nblocks + 3u) / 4u; k++) {
+            if (atomic_load_explicit(&a->atb[k], memory_order_relaxed) != 0) {
+                used++;
+                break;
+            }
+        }
+    }
+    if (used > areas_seen_max)
+        areas_seen_max = used;
+}
+
+void tt_areas_check(void) {
+    if (tt_opt.areas > 1) {
+        printf("  areas: %u, objects seen in up to %u at once\n", tt_opt.areas, areas_seen_max);
+        TT_CHECK(areas_seen_max >= 2, "objects in more than one area");
+    }
+}

@@ -47,7 +47,7 @@ static const struct {
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: rgc_torture <scenario|all> [--seconds S] [--soak S] [--seed N] [--storm-rate N]\n"
+    fprintf(f, "usage: rgc_torture <scenario|all> [--seconds S] [--soak S] [--seed N] [--storm-rate N] [--areas N]\n"
                "                   [--no-minimums]\n"
                "scenarios:\n");
     for (size_t i = 0; i < NSCEN; i++)
@@ -101,6 +101,15 @@ int main(int argc, char **argv) {
                 return 2;
             }
             tt_opt.storm_rate = (unsigned)r;
+            i++;
+        } else if (strcmp(argv[i], "--areas") == 0 && i + 1 < argc) {
+            char *end;
+            unsigned long a = strtoul(argv[i + 1], &end, 0);
+            if (end == argv[i + 1] || *end != '\0' || a < 1 || a > RGC_MAX_AREAS) {
+                fprintf(stderr, "rgc_torture: bad area count '%s'\n", argv[i + 1]);
+                return 2;
+            }
+            tt_opt.areas = (unsigned)a;
             i++;
         } else if (strcmp(argv[i], "--no-minimums") == 0) {
             tt_opt.minimums = false;
