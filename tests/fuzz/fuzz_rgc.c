@@ -1323,8 +1323,16 @@ static void op_collect(octx *c, int how)
     unsigned l = fuzz_level();
     LOG("%s(%zu) expecting %d (phase %u, collector %u, roots owner %u, lock %u)", c_names[how], budget, want,
         phase_now(), atomic_load(&g_heap.collector), atomic_load(&g_heap.roots_owner), lock_now());
-    if (how == C_SWEEP_ALL)
+    if (how == C_SWEEP_ALL) {
+        /* Everything goes but what operations in flight hold: an interrupt during the call must not
+         * rely on any other object. */
         g_sweep_all_depth++;
+        if (want == RGC_OK)
+            for (int i = 0; i < MAXOBJ; i++)
+                if (g_obj[i].live && !g_obj[i].pin)
+                    untrack(i);
+        reach();
+    }
     unsigned fin_allocs0 = g_fin_allocs;
     acct a = acct_begin();
     call_begin(c);
@@ -1366,7 +1374,8 @@ static void op_collect(octx *c, int how)
     else if (how == C_START && (ph != PHASE_MARK || owner != l + 1u))
         fail("rgc_collect_start returned OK but phase %u, roots owner %u", ph, owner);
     if (how == C_SWEEP_ALL) {
-        /* Everything is gone but what operations in flight hold; clear the table. */
+        /* Everything is gone but what operations in flight hold (and what interrupts allocated during
+         * the call); clear the table. */
         for (int i = 0; i < MAXOBJ; i++)
             if (g_obj[i].live && !g_obj[i].pin)
                 untrack(i);
