@@ -70,6 +70,14 @@
 #endif
 #endif
 
+/* Placement: requests of 2 .. (heap blocks >> RGC_NEXT_FIT_SHIFT) blocks search next fit (fast on big
+ * heaps: they skip the small holes at the bottom), all others first fit (as MicroPython: resists the
+ * fragmentation growing tables cause). 10: a heap under 2048 blocks is first fit throughout; 6 trades
+ * some fragmentation resistance for speed on small heaps (bench/results: scaling). */
+#ifndef RGC_NEXT_FIT_SHIFT
+#define RGC_NEXT_FIT_SHIFT 10
+#endif
+
 /* Memory areas one heap can span (rgc_init's plus rgc_add_area's). */
 #ifndef RGC_MAX_AREAS
 #define RGC_MAX_AREAS 4

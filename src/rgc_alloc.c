@@ -23,7 +23,8 @@ static unsigned born_state(rgc_heap *h, size_t s) {
 /* Search (no masking; the claim re-validates every block it takes).
  *
  * Where a search starts: 1-block requests from `hint`, the lowest free block (first fit: small objects
- * pack the holes, as in MicroPython); requests of 2 blocks up to 1/1024 of the heap from `rover`, where
+ * pack the holes, as in MicroPython); requests of 2 blocks up to 1/1024 of the heap (RGC_NEXT_FIT_SHIFT)
+ * from `rover`, where
  * the last such allocation ended (next fit: on a large heap they do not walk past the small holes at
  * the bottom every time); larger ones first fit from `hint` - next fit splits the big free runs they
  * need (a growing table: alloc N/4, free it, alloc N/4, alloc 5N/8 fails with 3N/4 free; MicroPython's
@@ -139,7 +140,7 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         SEARCH_STAT(h, searches, 1u);
         size_t hint = sz_load(&h->hint);
         size_t start = hint;
-        bool next_fit = nb > 1u && nb <= (sz_load(&h->nblocks) >> 10);
+        bool next_fit = nb > 1u && nb <= (sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT);
         if (next_fit) {
             size_t rover = sz_load(&h->rover);
             start = rover > hint ? rover : hint; /* nothing is free below the hint */
