@@ -24,9 +24,8 @@ static unsigned born_state(rgc_heap *h, size_t s) {
  *
  * Where a search starts: 1-block requests from `hint`, the lowest free block (first fit: small objects
  * pack the holes, as in MicroPython); requests of 2 blocks up to 1/1024 of the heap (RGC_NEXT_FIT_SHIFT)
- * from `rover`, where
- * the last such allocation ended (next fit: on a large heap they do not walk past the small holes at
- * the bottom every time); larger ones first fit from `hint` - next fit splits the big free runs they
+ * from `rover`, where the last such allocation ended (next fit: on a large heap they do not walk past
+ * the small holes at the bottom every time); larger ones first fit from `hint` - next fit splits the big free runs they
  * need (a growing table: alloc N/4, free it, alloc N/4, alloc 5N/8 fails with 3N/4 free; MicroPython's
  * stress/dict_copy.py on a 48 KiB heap), and their first-fit search reads at most nblocks/4 <= 256 * nb
  * table bytes, a bounded multiple of the 16-32 * nb bytes they zero. A heap below 2048 blocks is first
