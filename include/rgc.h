@@ -222,7 +222,7 @@ struct rgc_heap {
     _Atomic unsigned nareas;
     struct rgc_area areas[RGC_MAX_AREAS];
     _Atomic size_t nblocks;        /* blocks in all areas */
-    _Atomic size_t free_blocks;    /* advisory count of FREE blocks (a request larger fails at once) */
+    _Atomic size_t free_blocks;    /* >= the FREE blocks at every instant (a request larger fails at once) */
     _Atomic size_t end;            /* global index past the last area's last block */
     _Atomic size_t hint;           /* advisory: lowest free block (1-block searches start here) */
     _Atomic size_t rover;          /* advisory: where the next multi-block search starts (next fit) */

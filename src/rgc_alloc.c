@@ -132,9 +132,8 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
     size_t shared = level_limit(h, 0), mine = level_limit(h, c->level);
     for (;;) {
         /* Not enough free blocks anywhere: fail without a search (a full heap costs a handler that
-         * keeps asking one load, not a scan; the count is advisory, so this only errs for a moment). */
-        size_t free_now = sz_load(&h->free_blocks);
-        if (free_now < nb && free_now <= sz_load(&h->nblocks))
+         * keeps asking one load, not a scan). The count never undercounts (rgc_table.c). */
+        if (sz_load(&h->free_blocks) < nb)
             return RGC_NONE;
         SEARCH_STAT(h, searches, 1u);
         size_t hint = sz_load(&h->hint);

@@ -84,7 +84,7 @@ static bool all_quiet(rgc_heap *h) {
 }
 
 static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, size_t sweep_done,
-                      bool quiet) {
+                      bool quiet, size_t *free_blocks) {
     /* Invariant 1: well-formed runs. Invariant 5: no MARK outside marking except not yet swept. */
     unsigned prev = AT_FREE;
     bool group_has_free = false;
@@ -97,6 +97,7 @@ static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, siz
         if (ftb_get(h, b) && st != AT_HEAD && st != AT_MARK)
             return RGC_ECORRUPT; /* finaliser bit on a block that starts no object */
         group_has_free |= st == AT_FREE;
+        *free_blocks += st == AT_FREE;
         if ((b + 1u - a->first) % 64u == 0 || b + 1u == area_end(a)) {
             /* Free map: a group with a free block has its bit set. */
             if (quiet && group_has_free && !map_get(a, (b - a->first) >> 6))
@@ -139,9 +140,13 @@ int rgc_check(rgc_heap *h) {
         return RGC_ECORRUPT;
     size_t sweep_done = sz_load(&h->sweep_done);
     bool quiet = all_quiet(h);
+    size_t free_blocks = 0;
     for (unsigned i = 0; i < n; i++)
-        if (check_area(h, &h->areas[i], phase, sweep_done, quiet) != RGC_OK)
+        if (check_area(h, &h->areas[i], phase, sweep_done, quiet, &free_blocks) != RGC_OK)
             return RGC_ECORRUPT;
+    /* The free-block count is exact when nothing is in progress (and never below the truth). */
+    if (quiet && sz_load(&h->free_blocks) != free_blocks)
+        return RGC_ECORRUPT;
     size_t end = sz_load(&h->end);
     for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
         if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) > RGC_MAX_NEST)

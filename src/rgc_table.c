@@ -71,9 +71,11 @@ bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
     }
 }
 
-/* The free-block counter is advisory (claims subtract after claiming, releases add after releasing,
- * so it can lag either way for a moment): it only lets a request that cannot fit fail without a
- * search. The *_raw primitives leave it alone; the public ones keep it. */
+/* The free-block counter never undercounts: releases add before releasing, claims subtract after
+ * claiming, so at every instant it is at least the number of FREE blocks (found by the preemption
+ * sweep: adding after the release let an interrupt inside a sweep's release fail an allocation that
+ * had a free run). A request for more blocks than it says fails without a search, always rightly; an
+ * overcount only costs a search. The *_raw primitives leave it alone; the public ones keep it. */
 static void count_free(rgc_heap *h, size_t claimed, size_t released) {
     (void)sz_add(h, &h->free_blocks, released - claimed); /* wraps correctly for claims */
 }
@@ -153,20 +155,20 @@ bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
 }
 
 void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
-    release_tails_raw(h, from, to);
     if (to > from)
         count_free(h, 0, to - from);
+    release_tails_raw(h, from, to);
 }
 
 void rgc_atb_release_head(rgc_heap *h, size_t b) {
-    release_head_raw(h, b);
     count_free(h, 0, 1u);
+    release_head_raw(h, b);
 }
 
 void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n) {
+    count_free(h, 0, n);
     release_tails_raw(h, b + 1u, b + n);
     release_head_raw(h, b);
-    count_free(h, 0, n);
 }
 
 void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {

@@ -253,6 +253,8 @@ static void test_check_corruption(void)
     atb_set(20, A_HEAD);
     atb_set(21, A_TAIL);
     atb_set(22, A_TAIL);
+    CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT); /* the free-block count no longer matches the table */
+    atomic_fetch_sub(&heap.free_blocks, 3);   /* ... as a real allocation would have counted it */
     CHECK_HEAP(&heap);
     s = rgct_stats(&heap);
     CHECK_EQ(s.objects, 1);
