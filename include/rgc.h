@@ -130,7 +130,10 @@ int rgc_collect_step(rgc_heap *h, size_t budget);
  * RGC_LOCKED as rgc_collect_step. */
 int rgc_collect_finish(rgc_heap *h);
 /* Free every object, running the finalisers of RGC_FINALISER objects (MicroPython's gc_sweep_all, at
- * soft reset or exit). RGC_BUSY / RGC_LOCKED as rgc_collect. */
+ * soft reset or exit) - except the objects other contexts have published as in progress (an operation
+ * suspended below the caller, or a level's last call whose result may still be in its registers: one
+ * per level and nesting depth, until that level's next rgc call), which freeing would break.
+ * RGC_BUSY / RGC_LOCKED as rgc_collect. */
 int rgc_sweep_all(rgc_heap *h);
 
 /* Pacing (Baker-style): when work_per_block > 0, every allocation of n blocks at a level whose policy
