@@ -1,4 +1,4 @@
-/* regress_findings.c - deterministic reproductions of the core bugs the fuzzer found (both fixed):
+/* regress_findings.c - deterministic reproductions of the core bugs the fuzzer found:
  *  1. (fixed in 88f05a4; group "steps", CTest fuzz.regress.steps) a level-1 handler that ADVANCES or
  *     STARTS a step-wise collection while level 0 is suspended inside an rgc call, between the call's
  *     look at the collection phase and the table change it decided on: scenarios swap, free, alloc
@@ -6,6 +6,9 @@
  *  2. (fixed in 94bcf39; group "reserve", CTest fuzz.regress.reserve) a level-1 handler that runs while
  *     level 0 is inside rgc_reserve found the per-level limits half updated (not monotone: rgc_check
  *     failed in the handler, 14 of 220 points).
+ *  3. (OPEN; scenario "area", CTest fuzz.open.area only with -DRGC_FUZZ_OPEN_BUGS=ON) a level-1 handler
+ *     that runs while level 0 is inside rgc_add_area finds the new area published (nareas) before
+ *     nblocks and end are updated: rgc_check reports corruption in the handler.
  *
  * Mechanism: the fuzz port (fuzz_port.c, FUZZ_WRAP_GUARD=0) and the core compiled with the preemption
  * sweep's callbacks; for every preemption point N of the level-0 victim call, the scenario is rebuilt
@@ -27,6 +30,7 @@
  *   move    rgc_realloc(X, larger, move) from an idle heap, X full of references; bodies as alloc
  *   reserve rgc_reserve(3, 40 blocks) at level 0 on an idle heap; body 7: rgc_check, and a level-1
  *           allocation must stay below level 1's limit (the shared part)
+ *   area    rgc_add_area(4 KiB) at level 0 on a one-area heap; body 7 as for reserve
  *
  * Usage: regress_findings [steps|reserve|<scenario> [N [body]]]   (a single N prints what happened)
  * Exit status 1 when any run fails.
@@ -154,9 +158,10 @@ static void body(void *arg)
 }
 
 /* ---- scenarios ---- */
-enum { SC_SWAP, SC_FREE, SC_ALLOC, SC_SHRINK, SC_MOVE, SC_RESERVE, SC_COUNT };
-static const char *const sc_name[] = {"swap", "free", "alloc", "shrink", "move", "reserve"};
-static const unsigned sc_bodies[][2] = {{0, 5}, {0, 5}, {3, 6}, {3, 6}, {3, 6}, {7, 7}};
+enum { SC_SWAP, SC_FREE, SC_ALLOC, SC_SHRINK, SC_MOVE, SC_RESERVE, SC_AREA, SC_COUNT };
+static const char *const sc_name[] = {"swap", "free", "alloc", "shrink", "move", "reserve", "area"};
+static const unsigned sc_bodies[][2] = {{0, 5}, {0, 5}, {3, 6}, {3, 6}, {3, 6}, {7, 7}, {7, 7}};
+static _Alignas(64) unsigned char g_area_mem[4096];
 
 static void setup(int sc)
 {
@@ -242,6 +247,11 @@ static uint64_t victim(int sc, uint64_t n)
         (void)rgc_reserve(&g_heap, 3, 40 * B);
         fuzz_disarm();
         break;
+    case SC_AREA:
+        if (rgc_add_area(&g_heap, g_area_mem, sizeof g_area_mem) != RGC_OK)
+            fail("rgc_add_area failed");
+        fuzz_disarm();
+        break;
     case SC_SHRINK: {
         void *p = rgc_realloc(&g_heap, g_keep[0], 2 * B, false);
         fuzz_disarm();
@@ -289,7 +299,8 @@ static void expectations(int sc, const char *where)
         if (!intact(g_keep[0], 2, tag(5)))
             fail("%s: the shrunk object is freed or overwritten", where);
         break;
-    case SC_RESERVE: break;
+    case SC_RESERVE:
+    case SC_AREA: break;
     default:
         if (rgc_size(&g_heap, g_keep[0]) < 8 * B || !intact(g_keep[1], 1, tag(6)))
             fail("%s: the moved object or its child is freed or overwritten", where);
@@ -346,7 +357,7 @@ int main(int argc, char **argv)
                 only = s;
         group = strcmp(argv[1], "steps") == 0 ? 1 : 0;
         if (only < 0 && group == 0) {
-            fprintf(stderr, "usage: %s [steps|swap|free|alloc|shrink|move|reserve [N [body]]]\n", argv[0]);
+            fprintf(stderr, "usage: %s [steps|swap|free|alloc|shrink|move|reserve|area [N [body]]]\n", argv[0]);
             return 2;
         }
     }
@@ -358,7 +369,7 @@ int main(int argc, char **argv)
         only_b = atoi(argv[3]);
     int bad = 0;
     for (int sc = 0; sc < SC_COUNT; sc++) {
-        if ((only >= 0 && sc != only) || (group == 1 && sc == SC_RESERVE))
+        if ((only >= 0 && sc != only) || (only < 0 && sc == SC_AREA) || (group == 1 && sc >= SC_RESERVE))
             continue;
         uint64_t points = run(sc, 0, 0);
         if (g_fail)
