@@ -26,27 +26,15 @@
 #include <string.h>
 
 #include "rgc_port.h"
-#include "torture.h"
+#include "barrier_common.h"
 
 #define NODES 1500
 #define HEAP_BYTES (1024 * 1024)
 #define LOG_SIZE 8192
-#define MAX_CAND 64
 #define PER_COLLECTION 48 /* barrier cases attempted per collection */
-
-enum { C_MOVE, C_FREE, C_REALLOC, NCASES };
-static const char *const case_name[NCASES] = {"move", "free holder", "realloc-move holder"};
 
 static _Alignas(64) unsigned char heap_mem[HEAP_BYTES];
 static void *roots[2]; /* roots[0]: list head */
-
-struct node {
-    uintptr_t tag, meta, serial;
-    struct node *next;
-    struct tobj *slot[2];
-    /* payload words follow */
-};
-#define NODE_LINKS 3u
 
 static uint64_t rngs[4];
 static _Atomic unsigned long attempts[NCASES], happened[NCASES], survived[NCASES], by_collector[4][NCASES];
@@ -74,28 +62,6 @@ static void log_victim(struct tobj *v, unsigned kase) {
     atomic_store_explicit(&log_w, w + 1, memory_order_release);
 }
 
-static inline int st(const void *p) { return tt_atb(&tt_heap, p); }
-
-/* Scanned: MARK, and what its scan marks (next, victims) is MARK. */
-static bool scanned(struct node *s) {
-    if (st(s) != AT_MARK || s->next == NULL || st(s->next) != AT_MARK)
-        return false;
-    for (int k = 0; k < 2; k++)
-        if (s->slot[k] != NULL && st(s->slot[k]) != AT_MARK)
-            return false;
-    return true;
-}
-
-/* Unscanned holder with only white victims (at least one). */
-static bool white_holder(struct node *u) {
-    if (st(u) != AT_HEAD || (u->slot[0] == NULL && u->slot[1] == NULL))
-        return false;
-    for (int k = 0; k < 2; k++)
-        if (u->slot[k] != NULL && st(u->slot[k]) != AT_HEAD)
-            return false;
-    return true;
-}
-
 static void barrier_case(unsigned level, uint64_t *rng) {
     unsigned coll = tt_collector(&tt_heap) - 1u;
     /* One case per collection: then nothing but that case's own shading can request the rescan that
@@ -104,54 +70,24 @@ static void barrier_case(unsigned level, uint64_t *rng) {
     unsigned kase = (atomic_load_explicit(&tt_heap.collections, memory_order_relaxed) + coll) % NCASES;
     atomic_fetch_add(&attempts[kase], 1);
     /* Candidates: scanned holders' empty slots, white holders (with their predecessor). */
-    struct tobj **empty[MAX_CAND];
-    struct node *hold[MAX_CAND], *prev_of[MAX_CAND];
-    unsigned ne = 0, nh = 0;
-    struct node *prev = NULL;
-    for (struct node *n = roots[0]; n != NULL; prev = n, n = n->next) {
-        if (ne < MAX_CAND && scanned(n)) {
-            for (int k = 0; k < 2 && ne < MAX_CAND; k++)
-                if (n->slot[k] == NULL)
-                    empty[ne++] = &n->slot[k];
-        } else if (prev != NULL && white_holder(n)) {
-            /* reservoir sample among white holders */
-            static unsigned long seen;
-            seen++;
-            if (nh < MAX_CAND) {
-                prev_of[nh] = prev;
-                hold[nh++] = n;
-            } else {
-                uint64_t j = tt_below(rng, seen);
-                if (j < MAX_CAND) {
-                    prev_of[j] = prev;
-                    hold[j] = n;
-                }
-            }
-        }
-    }
-    if (nh == 0 || (kase != C_REALLOC && ne < 2)) {
+    static unsigned long seen; /* white holders seen, over every call */
+    struct bl_cand c;
+    bl_candidates(roots[0], &c, &seen, rng);
+    if (c.nh == 0 || (kase != C_REALLOC && c.ne < 2)) {
         atomic_fetch_add(&no_candidates, 1);
         return;
     }
-    unsigned pick = (unsigned)tt_below(rng, nh);
-    struct node *u = hold[pick], *p = prev_of[pick];
-    for (int k = 0; k < 2; k++) {
-        int bad = u->slot[k] ? tobj_verify(&tt_heap, u->slot[k], 0) : TT_OK;
-        if (bad != TT_OK) {
-            tt_fail("barrier: victim corrupt before the move", level, (uintptr_t)u->slot[k], (uintptr_t)bad);
-            return;
-        }
+    unsigned pick = (unsigned)tt_below(rng, c.nh);
+    struct node *u = c.hold[pick], *p = c.prev_of[pick];
+    int bad, bad_slot = bl_corrupt_victim(u, &bad);
+    if (bad_slot >= 0) {
+        tt_fail("barrier: victim corrupt before the move", level, (uintptr_t)u->slot[bad_slot], (uintptr_t)bad);
+        return;
     }
-    unsigned e0 = 0, e1 = 0; /* two different empty slots (move and free cases: ne >= 2) */
-    if (ne >= 2) {
-        e0 = (unsigned)tt_below(rng, ne);
-        e1 = (e0 + 1u + (unsigned)tt_below(rng, ne - 1u)) % ne;
-    }
+    unsigned e0, e1; /* two different empty slots (move and free cases: ne >= 2) */
+    bl_two_empty(&c, rng, &e0, &e1);
     if (kase == C_MOVE) {
-        int k = u->slot[0] != NULL ? 0 : 1;
-        struct tobj *v = u->slot[k];
-        rgc_write(&tt_heap, (void **)empty[e0], v);
-        rgc_write(&tt_heap, (void **)&u->slot[k], NULL);
+        struct tobj *v = bl_move(u, c.empty[e0]);
         if (st(v) != AT_MARK)
             tt_fail("barrier: overwriting the only reference during marking did not shade it", level,
                     (uintptr_t)v, (uintptr_t)st(v));
@@ -160,7 +96,7 @@ static void barrier_case(unsigned level, uint64_t *rng) {
         unsigned e = e0;
         for (int k = 0; k < 2; k++) {
             if (u->slot[k] != NULL) {
-                rgc_write(&tt_heap, (void **)empty[e], u->slot[k]);
+                rgc_write(&tt_heap, (void **)c.empty[e], u->slot[k]);
                 log_victim(u->slot[k], C_FREE);
                 e = e1;
             }
@@ -237,107 +173,22 @@ static void handler(unsigned level, void *arg) {
 /* ---- foreground (every structural step runs with levels 1..3 held off) ---- */
 
 static struct tobj *victims_tmp[NODES];
-static unsigned long victim_count;
-static uintptr_t victim_serial_sum;
-
-static struct node *new_node(uint64_t *rng) {
-    struct node *n = (struct node *)tobj_new(&tt_heap, NODE_LINKS, (size_t)tt_below(rng, 4));
-    return n;
-}
+static struct blist list = {.head = &roots[0], .nodes = NODES, .write_links = true, .tmp = victims_tmp};
 
 /* Verify the log and the structure; returns the number of nodes. */
 static size_t verify_all(void) {
     unsigned w = atomic_load_explicit(&log_w, memory_order_acquire);
     for (; log_r != w; log_r++) {
-        struct tobj *v = logbuf[log_r % LOG_SIZE].obj;
-        int bad = tobj_verify(&tt_heap, v, logbuf[log_r % LOG_SIZE].serial);
-        if (bad != TT_OK)
-            TT_CHECK(false, "%s case: victim %p lost by the collection (%s, atb state %d)",
-                     case_name[logbuf[log_r % LOG_SIZE].kase], (void *)v, tt_bad_name[bad], st(v));
-        if (bad == TT_OK)
-            atomic_fetch_add(&survived[logbuf[log_r % LOG_SIZE].kase], 1);
+        unsigned kase = logbuf[log_r % LOG_SIZE].kase;
+        if (bl_verify_victim(logbuf[log_r % LOG_SIZE].obj, logbuf[log_r % LOG_SIZE].serial, kase))
+            atomic_fetch_add(&survived[kase], 1);
     }
-    size_t nodes = 0, bad_nodes = 0, bad_victims = 0;
-    unsigned long count = 0;
-    uintptr_t sum = 0;
-    for (struct node *n = roots[0]; n != NULL; n = n->next) {
-        nodes++;
-        if (tobj_verify(&tt_heap, (struct tobj *)n, 0) != TT_OK)
-            bad_nodes++;
-        for (int k = 0; k < 2; k++) {
-            if (n->slot[k] == NULL)
-                continue;
-            count++;
-            sum += n->slot[k]->serial;
-            if (tobj_verify(&tt_heap, n->slot[k], 0) != TT_OK)
-                bad_victims++;
-        }
-        if (nodes > 4 * NODES)
-            break;
-    }
-    if (bad_nodes || bad_victims || count != victim_count || sum != victim_serial_sum)
-        TT_CHECK(false,
-                 "structure: %zu corrupt nodes, %zu corrupt victims, %lu victims (expected %lu), "
-                 "serial sum %s",
-                 bad_nodes, bad_victims, count, victim_count, sum == victim_serial_sum ? "ok" : "wrong");
-    return nodes;
+    return bl_verify_structure(&list);
 }
 
 /* Append nodes up to NODES, shrink grown ones, then deal the victims out again (one per node, slot a,
  * in random order). No allocation after the victims leave their slots (no collection can run). */
-static void maintain(uint64_t *rng) {
-    size_t nodes = verify_all();
-    struct node *last = roots[0];
-    while (last != NULL && last->next != NULL)
-        last = last->next;
-    for (; nodes < NODES; nodes++) {
-        struct node *n = new_node(rng);
-        if (n == NULL)
-            break;
-        rgc_write(&tt_heap, (void **)&last->next, n);
-        last = n;
-    }
-    size_t nv = 0;
-    for (struct node *n = roots[0]; n != NULL; n = n->next) {
-        size_t want = tobj_bytes(NODE_LINKS, tobj_nwords((struct tobj *)n));
-        if (rgc_size(&tt_heap, n) > want + RGC_BLOCK_BYTES)
-            (void)rgc_realloc(&tt_heap, n, want, false); /* shrink in place */
-        for (int k = 0; k < 2; k++) {
-            if (n->slot[k] != NULL && nv < NODES) {
-                victims_tmp[nv++] = n->slot[k];
-                n->slot[k] = NULL;
-            }
-        }
-    }
-    for (size_t i = nv; i > 1; i--) {
-        size_t j = (size_t)tt_below(rng, i);
-        struct tobj *t = victims_tmp[i - 1];
-        victims_tmp[i - 1] = victims_tmp[j];
-        victims_tmp[j] = t;
-    }
-    size_t i = 0;
-    for (struct node *n = roots[0]; n != NULL && i < nv; n = n->next)
-        n->slot[0] = victims_tmp[i++];
-    memset(victims_tmp, 0, sizeof victims_tmp);
-}
-
-TT_NOINLINE static void build(uint64_t *rng) {
-    struct node *head = new_node(rng), *last = head;
-    rgc_write(&tt_heap, &roots[0], head);
-    for (size_t i = 1; i < NODES && last != NULL; i++) {
-        struct node *n = new_node(rng);
-        rgc_write(&tt_heap, (void **)&last->next, n);
-        last = n;
-    }
-    for (struct node *n = roots[0]; n != NULL; n = n->next) {
-        struct tobj *v = tobj_new(&tt_heap, 0, 1 + (size_t)tt_below(rng, 6));
-        if (v == NULL)
-            break;
-        n->slot[0] = v;
-        victim_count++;
-        victim_serial_sum += v->serial;
-    }
-}
+static void maintain(uint64_t *rng) { bl_maintain(&list, verify_all(), rng); }
 
 static bool all_cases_seen(void) {
     for (unsigned k = 0; k < NCASES; k++)
@@ -353,15 +204,7 @@ static void report_progress(double elapsed) {
 
 int tt_barrier(void) {
     const char *name = "barrier";
-    printf("torture.%s: seed %ju, %.1f s, %s build\n", name, (uintmax_t)tt_opt.seed, tt_opt.seconds,
-           RGC_ATOMICS_VIA_MASK ? "masked-atomics" : "compare-and-swap");
-    memset(&tt_heap, 0, sizeof tt_heap);
-    TT_CHECK(rgc_init(&tt_heap, heap_mem, sizeof heap_mem) == RGC_OK, "rgc_init");
-    TT_CHECK(rgc_add_root(&tt_heap, roots, sizeof roots) == RGC_OK, "rgc_add_root");
-    for (unsigned l = 0; l < 4; l++)
-        rngs[l] = tt_seed_for(tt_opt.seed, l);
-    build(&rngs[0]);
-    TT_CHECK(victim_count == NODES, "built %lu victims", victim_count);
+    bl_setup(&list, name, heap_mem, sizeof heap_mem, roots, sizeof roots, rngs, 4);
     if (tt_sim_init(3, 3) != 0)
         return tt_summary(name);
     for (unsigned l = 1; l <= 3; l++)
