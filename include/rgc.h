@@ -37,7 +37,8 @@ int rgc_init(rgc_heap *h, void *mem, size_t bytes);
 /* n bytes of zeroed memory, aligned to the pool alignment (a block, capped at max_align_t), or NULL:
  * n == 0 or larger than the heap (counted as misuse), heap locked, level policy RGC_NO_ALLOC (misuse),
  * or no free run (counted as failed; collects first when the level's policy has RGC_AUTO_COLLECT and no
- * collection is running: it never waits for a collection it preempted). flags: RGC_FINALISER. */
+ * collection is running: it never waits for a collection it preempted). flags: RGC_FINALISER (other
+ * bits: NULL, counted as misuse). */
 void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags);
 
 /* Resize an object. p == NULL: rgc_alloc(n, 0). n == 0: rgc_free(p), returns NULL. Shrinks in place,
@@ -85,7 +86,10 @@ void rgc_unlock(rgc_heap *h);
 void rgc_set_finaliser(rgc_heap *h, rgc_finaliser_fn fn);
 
 /* Per-level policy bits. Defaults: level 0 RGC_AUTO_COLLECT, other levels 0 (may allocate, never
- * start a collection implicitly). A level >= RGC_MAX_LEVELS is counted as misuse. */
+ * start a collection implicitly). A level >= RGC_MAX_LEVELS or unknown bits: ignored, counted as misuse.
+ * Settings (policy, finaliser, threshold, pacing) may be changed from any level, including levels above
+ * RGC_MAX_LEVELS (which may not otherwise use the heap: their rgc calls are refused and counted as
+ * misuse, except that rgc_write/rgc_swap still perform the store, without the barrier). */
 void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
 
 /* ---- Step-wise collection (incremental, and MicroPython's start/root/end protocol) -------------
@@ -119,7 +123,8 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
 int rgc_collect_start(rgc_heap *h);
 /* Add root words to the collection the calling level opened with rgc_collect_start (MicroPython's
  * gc_collect_root): marks what they refer to. RGC_EINVAL (counted as misuse) when no collection is
- * open for this level, or words is NULL or misaligned. */
+ * open for this level, or words is NULL or misaligned; RGC_LOCKED when locked; RGC_BUSY when a step
+ * of that collection is executing below the caller. */
 int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords);
 /* Advance the collection in progress (starting one when none is) by at most `budget` units (0 is
  * taken as 1). Returns 1 while a collection is still in progress, 0 when this step finished it,
@@ -141,9 +146,10 @@ int rgc_sweep_all(rgc_heap *h);
  * started once the allocation threshold (rgc_set_threshold) is crossed. 0 (default): off. */
 void rgc_set_pacing(rgc_heap *h, unsigned work_per_block);
 
-/* Allocation threshold (MicroPython's gc.threshold()): after `bytes` have been allocated since the
- * last collection, the next allocation at a level whose policy has RGC_AUTO_COLLECT collects first
- * (or, with pacing, starts an incremental collection). 0 (default): off. */
+/* Allocation threshold (MicroPython's gc.threshold()): bytes requested at any level (rounded to blocks,
+ * successful or not) count since the last collection started; an allocation at a level whose policy
+ * has RGC_AUTO_COLLECT that brings the count to `bytes` or beyond collects first (or, with pacing,
+ * starts an incremental collection). 0 (default): off. */
 void rgc_set_threshold(rgc_heap *h, size_t bytes);
 
 /* Reserve `bytes` (rounded up to blocks) at the top of the heap's last area for allocations at `level`
