@@ -389,6 +389,7 @@ void tt_areas_sample(rgc_heap *h) {
 }
 
 void tt_areas_check(void) {
+    tt_areas_sample(&tt_heap); /* once more at the end: a starved foreground (ASan) samples rarely */
     if (tt_opt.areas > 1) {
         printf("  areas: %u, objects seen in up to %u at once\n", tt_opt.areas, areas_seen_max);
         TT_CHECK(areas_seen_max >= 2, "objects in more than one area");
