@@ -159,8 +159,11 @@ void rgc_set_threshold(rgc_heap *h, size_t bytes);
  * there - in particular any n <= the reserve while they hold nothing in it; allocations at `level`
  * use the shared part first, the region only when the shared part has no room. RGC_EINVAL: bad level
  * (0 has nothing below it) or the reserves would exceed the last area; RGC_BUSY when it preempts another
- * rgc_reserve or rgc_add_area. Call it at start-up: objects already in the region (or allocated there
- * while the call runs) stay until freed. bytes == 0 removes the level's reserve. */
+ * rgc_reserve or rgc_add_area, or any rgc call of a lower level (or an outer call of its own level):
+ * an allocation suspended there searches under the limits it read before, so once rgc_reserve returns
+ * RGC_OK no level below ever places a block in the region. Call it at start-up: objects already in
+ * the region (or allocated there by higher levels while the call runs) stay until freed. bytes == 0
+ * removes the level's reserve. */
 int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes);
 
 /* Add a further memory area to the heap (MicroPython's split heap / gc_add): carved like rgc_init's,

@@ -47,8 +47,12 @@ static size_t ref_block(rgc_heap *h, uintptr_t w) {
     return b;
 }
 
+/* Only the collector clears STATE_RESCAN, and it rescans from block 0 after clearing it: a request
+ * that finds the flag already set is covered by that rescan (the block was marked before the load).
+ * Skipping the read-modify-write matters on mark-stack overflow, where every further push asks. */
 static void request_rescan(rgc_heap *h) {
-    (void)uns_or(h, &h->state, STATE_RESCAN);
+    if ((uns_load(&h->state) & STATE_RESCAN) == 0)
+        (void)uns_or(h, &h->state, STATE_RESCAN);
 }
 
 void rgc_shade_ref(rgc_heap *h, const void *p) {
@@ -208,17 +212,26 @@ static size_t sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b, size_t chunk)
     }
 }
 
-/* Unmark the blocks of the table byte holding block b (objects born MARK behind the sweeper). */
+/* MARK -> HEAD for every MARK block of one table byte, in one update (the same as one transition per
+ * block: nothing else in the byte changes). With heads_too false, a byte holding an unmarked HEAD is
+ * left alone (that HEAD is garbage the caller must release first): false then. */
+static bool unmark_whole_byte(rgc_heap *h, _Atomic uint8_t *p, bool heads_too) {
+    uint8_t cur = u8_load(p);
+    for (;;) {
+        uint8_t marks = (uint8_t)(cur & (cur >> 1) & 0x55u);
+        if (!heads_too && (cur & ~(cur >> 1) & 0x55u) != 0)
+            return false;
+        if (marks == 0 || u8_cas(h, p, &cur, (uint8_t)(cur & ~(marks << 1))))
+            return true;
+    }
+}
+
+/* Unmark the blocks of the table byte holding block b (objects born MARK behind the sweeper). Blocks
+ * of a byte beyond the area's end are FREE, so the whole byte may be updated. */
 static void unmark_byte(rgc_heap *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
-    if (a == NULL)
-        return;
-    uint8_t byte = u8_load(atb_byte(a, b));
-    if ((byte & (byte >> 1) & 0x55u) == 0)
-        return;
-    size_t first = b & ~(size_t)3u;
-    for (size_t k = first; k < first + 4u && k < area_end(a); k++)
-        (void)rgc_atb_transition(h, k, AT_MARK, AT_HEAD);
+    if (a != NULL)
+        (void)unmark_whole_byte(h, atb_byte(a, b), true);
 }
 
 /* Sweep the table byte at sweep_pos, releasing dead objects in pieces of at most `chunk` blocks;
@@ -238,8 +251,10 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work
         return false;
     }
     const struct rgc_area *a = area_of(h, first);
-    uint8_t byte = u8_load(atb_byte(a, first));
-    if (byte & 0x55u) { /* some HEAD or MARK block (their low bit is set) */
+    _Atomic uint8_t *p = atb_byte(a, first);
+    uint8_t byte = u8_load(p);
+    /* Some HEAD or MARK block (their low bit is set); live blocks only: one update for the byte. */
+    if ((byte & 0x55u) != 0 && !unmark_whole_byte(h, p, false)) {
         size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
         for (size_t b = first; b < byte_end; b++) {
             size_t released = sweep_block(h, c, b, chunk);
@@ -283,20 +298,6 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
     return false;
 }
 
-/* True when a context below c (a lower level, or an outer call at c's level) is inside an rgc call.
- * Such a context may hold a decision taken under the current phase - the colour of the object it is
- * claiming, whether to shade what it swapped out, whether to defer a free - so the phase must not move
- * under it: a collection in progress may advance only when nothing below is inside rgc. (A collection
- * that starts and finishes above it is fine: it leaves the phase IDLE, as it found it.) */
-static bool below_busy(rgc_heap *h, const rgc_ctx *c) {
-    if (c->depth > 0)
-        return true;
-    for (unsigned level = 0; level < c->level; level++)
-        if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) != 0)
-            return true;
-    return false;
-}
-
 /* What a request does with the collection: RUNS_TO_END requests start and finish one in this call
  * (allowed above busy contexts when none is in progress), LEAVES_PAUSED ones may leave one paused,
  * MARKS_ONLY ones (roots) move no phase. `opener`: may continue a collection its own level opened with
@@ -315,7 +316,7 @@ static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener, int how) {
     unsigned owner = uns_load(&h->roots_owner);
     bool refused = owner != 0 && !(opener && owner == c->level + 1u); /* roots still coming in */
     if (!refused && how != MARKS_ONLY && (phase_of(h) != PHASE_IDLE || how == LEAVES_PAUSED))
-        refused = below_busy(h, c);
+        refused = ctx_below_busy(h, c); /* see ctx_below_busy */
     if (refused) {
         uns_store(&h->collector, 0);
         stat_inc(h, &h->busy_collections);

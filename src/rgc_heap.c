@@ -155,7 +155,10 @@ static int configure(rgc_heap *h, int which, void *mem, size_t bytes, unsigned l
     if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
     int r = RGC_BUSY;
-    if (config_begin(h)) {
+    /* A reserve raised above a suspended allocation would not bind it: that search read the limits
+     * before, and may claim blocks of the new reserve after we return. */
+    bool refused = which == CONFIG_RESERVE && level != 0 && level < RGC_MAX_LEVELS && ctx_below_busy(h, &c);
+    if (!refused && config_begin(h)) {
         r = which == CONFIG_AREA ? add_area(h, mem, bytes) : reserve(h, level, bytes);
         config_end(h);
     }

@@ -363,6 +363,19 @@ static inline void ctx_unpublish(rgc_heap *h, const rgc_ctx *c) {
     sz_store(&h->in_progress[c->level][c->depth], 0);
 #endif
 }
+/* True when a context below c (a lower level, or an outer call at c's level) is inside an rgc call.
+ * Such a context may hold a decision taken under the current state - the colour of the object it is
+ * claiming, the limit it searches below, whether to defer a free - so that state must not move under
+ * it: a collection in progress does not advance, a reserve is not raised (RGC_BUSY instead). */
+static inline bool ctx_below_busy(rgc_heap *h, const rgc_ctx *c) {
+    if (c->depth > 0)
+        return true;
+    for (unsigned level = 0; level < c->level; level++)
+        if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) != 0)
+            return true;
+    return false;
+}
+
 /* True if a suspended context (a lower level, or an outer call of this level) has published block b.
  * Then the caller cannot know whether b is still the object it means: that context may be freeing or
  * resizing it (a racing double free - misuse), may be claiming it, or may just have released it so

@@ -238,6 +238,7 @@ static uint32_t misuse_now(void) { return atomic_load(&g_heap.misuse); }
 static unsigned phase_now(void) { return atomic_load(&g_heap.state) & PHASE_BITS; }
 static unsigned lock_now(void) { return atomic_load(&g_heap.lock_depth); }
 static bool bad_level(void) { return fuzz_level() >= RGC_MAX_LEVELS; }
+static bool below_busy(void);
 
 /* Misuse accounting of one core call: what it counted itself, minus what bodies and finalisers that
  * ran inside it counted. expect: 0 or 1 exactly, -1: either. */
@@ -1525,8 +1526,10 @@ static void op_reserve(octx *c)
             others += l == level ? 0 : g_heap.reserve_blocks[l];
         bad = blocks > last->nblocks || others + blocks >= last->nblocks;
     }
-    /* rgc_reserve and rgc_add_area run one at a time: preempting one gets RGC_BUSY */
-    bool busy = atomic_load(&g_heap.config_busy) != 0;
+    /* rgc_reserve and rgc_add_area run one at a time: preempting one gets RGC_BUSY; so does a reserve
+     * for a valid level above a suspended rgc call (an allocation there searches under the old limits) */
+    bool busy = atomic_load(&g_heap.config_busy) != 0 ||
+                (level != 0 && level < RGC_MAX_LEVELS && !bad_level() && below_busy());
     int want = bad_level() || (!busy && bad) ? RGC_EINVAL : busy ? RGC_BUSY : RGC_OK;
     LOG("reserve(%u, %zu) expecting %d", level, bytes, want);
     acct a = acct_begin();

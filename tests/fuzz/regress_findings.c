@@ -6,9 +6,13 @@
  *  2. (fixed in 94bcf39; group "reserve", CTest fuzz.regress.reserve) a level-1 handler that runs while
  *     level 0 is inside rgc_reserve found the per-level limits half updated (not monotone: rgc_check
  *     failed in the handler, 14 of 220 points).
- *  3. (OPEN; scenario "area", CTest fuzz.open.area only with -DRGC_FUZZ_OPEN_BUGS=ON) a level-1 handler
- *     that runs while level 0 is inside rgc_add_area finds the new area published (nareas) before
- *     nblocks and end are updated: rgc_check reports corruption in the handler.
+ *  3. (fixed in e6e6793; scenario "area", CTest fuzz.regress.area) a level-1 handler that runs while
+ *     level 0 is inside rgc_add_area finds the new area published (nareas) before nblocks and end are
+ *     updated: rgc_check reported corruption in the handler (the totals may lag during the change).
+ *  4. (fixed this commit; scenario "reserve_below", CTest fuzz.regress.reserve_below) a level-1 handler
+ *     that calls rgc_reserve while level 0 is inside rgc_alloc: the reserve returned RGC_OK, and the
+ *     allocation, which had read the limits before, claimed blocks of the new reserve. Since the fix
+ *     rgc_reserve above a suspended rgc call returns RGC_BUSY.
  *
  * Mechanism: the fuzz port (fuzz_port.c, FUZZ_WRAP_GUARD=0) and the core compiled with the preemption
  * sweep's callbacks; for every preemption point N of the level-0 victim call, the scenario is rebuilt
@@ -31,6 +35,9 @@
  *   reserve rgc_reserve(3, 40 blocks) at level 0 on an idle heap; body 7: rgc_check, and a level-1
  *           allocation must stay below level 1's limit (the shared part)
  *   area    rgc_add_area(4 KiB) at level 0 on a one-area heap; body 7 as for reserve
+ *   reserve_below  rgc_alloc(3 blocks) at level 0 on a heap whose top 3 blocks alone are free; body 8:
+ *           rgc_reserve(2, 3 blocks) must return RGC_BUSY, and the allocation stays below level 0's
+ *           limit
  *
  * Usage: regress_findings [steps|reserve|<scenario> [N [body]]]   (a single N prints what happened)
  * Exit status 1 when any run fails.
@@ -57,6 +64,7 @@ static void *g_keep[8];  /* NOT registered: what the test follows */
 static int g_fail, g_verbose;
 static char g_first[300];
 static unsigned g_body;
+static uint64_t g_victim_points; /* preemption points of the victim call without injection */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -127,6 +135,14 @@ static void body(void *arg)
         while (rgc_collect_step(&g_heap, 3) == 1) {
         }
         break;
+    case 8: { /* reserve the top while level 0 is inside rgc_alloc */
+        int inside = atomic_load(&g_heap.depth[0]) != 0; /* the first and last points are outside */
+        int r = rgc_reserve(&g_heap, 2, 3 * B);
+        if (r != (inside ? RGC_BUSY : RGC_OK))
+            fail("in the interrupt: rgc_reserve %s a suspended rgc_alloc returned %d", inside ? "above" : "outside",
+                 r);
+        break;
+    }
     case 7: { /* look at the heap and allocate at level 1 */
         if (rgc_check(&g_heap) != RGC_OK)
             fail("in the interrupt: rgc_check reports corruption (limits %zu %zu %zu %zu)",
@@ -158,9 +174,9 @@ static void body(void *arg)
 }
 
 /* ---- scenarios ---- */
-enum { SC_SWAP, SC_FREE, SC_ALLOC, SC_SHRINK, SC_MOVE, SC_RESERVE, SC_AREA, SC_COUNT };
-static const char *const sc_name[] = {"swap", "free", "alloc", "shrink", "move", "reserve", "area"};
-static const unsigned sc_bodies[][2] = {{0, 5}, {0, 5}, {3, 6}, {3, 6}, {3, 6}, {7, 7}, {7, 7}};
+enum { SC_SWAP, SC_FREE, SC_ALLOC, SC_SHRINK, SC_MOVE, SC_RESERVE, SC_AREA, SC_RESERVE_BELOW, SC_COUNT };
+static const char *const sc_name[] = {"swap", "free", "alloc", "shrink", "move", "reserve", "area", "reserve_below"};
+static const unsigned sc_bodies[][2] = {{0, 5}, {0, 5}, {3, 6}, {3, 6}, {3, 6}, {7, 7}, {7, 7}, {8, 8}};
 static _Alignas(64) unsigned char g_area_mem[4096];
 
 static void setup(int sc)
@@ -199,6 +215,14 @@ static void setup(int sc)
         }
         (void)rgc_reserve(&g_heap, 2, 20 * B);
         break;
+    case SC_RESERVE_BELOW: { /* everything taken but the top 3 blocks */
+        while (rgc_alloc(&g_heap, B, 0) != NULL) {
+        }
+        size_t top = atomic_load(&g_heap.nblocks);
+        for (size_t k = 1; k <= 3; k++)
+            rgc_free(&g_heap, block_addr(&g_heap, top - k));
+        break;
+    }
     default: {
         void *c = obj(1, tag(6)); /* X's child, reachable only through X */
         g_keep[1] = c;
@@ -247,6 +271,20 @@ static uint64_t victim(int sc, uint64_t n)
         (void)rgc_reserve(&g_heap, 3, 40 * B);
         fuzz_disarm();
         break;
+    case SC_RESERVE_BELOW: {
+        /* A reserve made at the call's last points (after it left its context) finds the object
+         * already there: it stays (rgc.h); one made at the first points binds the whole search. */
+        size_t before = atomic_load(&g_heap.limit[0]);
+        void *p = rgc_alloc(&g_heap, 3 * B, 0);
+        fuzz_disarm();
+        size_t b = p != NULL ? block_of_start(&g_heap, p) : 0;
+        size_t limit = n > g_victim_points / 2 ? before : atomic_load(&g_heap.limit[0]);
+        if (p != NULL && b + 3u > limit)
+            fail("level 0's allocation got blocks %zu..%zu, beyond its limit %zu (a reserve set meanwhile)", b,
+                 b + 2u, limit);
+        g_keep[2] = p;
+        break;
+    }
     case SC_AREA:
         if (rgc_add_area(&g_heap, g_area_mem, sizeof g_area_mem) != RGC_OK)
             fail("rgc_add_area failed");
@@ -300,7 +338,8 @@ static void expectations(int sc, const char *where)
             fail("%s: the shrunk object is freed or overwritten", where);
         break;
     case SC_RESERVE:
-    case SC_AREA: break;
+    case SC_AREA:
+    case SC_RESERVE_BELOW: break;
     default:
         if (rgc_size(&g_heap, g_keep[0]) < 8 * B || !intact(g_keep[1], 1, tag(6)))
             fail("%s: the moved object or its child is freed or overwritten", where);
@@ -357,7 +396,8 @@ int main(int argc, char **argv)
                 only = s;
         group = strcmp(argv[1], "steps") == 0 ? 1 : 0;
         if (only < 0 && group == 0) {
-            fprintf(stderr, "usage: %s [steps|swap|free|alloc|shrink|move|reserve|area [N [body]]]\n", argv[0]);
+            fprintf(stderr, "usage: %s [steps|swap|free|alloc|shrink|move|reserve|area|reserve_below [N [body]]]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -369,13 +409,15 @@ int main(int argc, char **argv)
         only_b = atoi(argv[3]);
     int bad = 0;
     for (int sc = 0; sc < SC_COUNT; sc++) {
-        if ((only >= 0 && sc != only) || (only < 0 && sc == SC_AREA) || (group == 1 && sc >= SC_RESERVE))
+        if ((only >= 0 && sc != only) || (only < 0 && sc >= SC_AREA) || (group == 1 && sc >= SC_RESERVE))
             continue;
+        g_victim_points = 0;
         uint64_t points = run(sc, 0, 0);
+        g_victim_points = points;
         if (g_fail)
             printf("%s: FAILS WITHOUT INJECTION: %s\n", sc_name[sc], g_first);
-        uint64_t failed = 0, runs = 0, body_failed[8] = {0};
-        char first[400] = "", body_first[8][400];
+        uint64_t failed = 0, runs = 0, body_failed[9] = {0};
+        char first[400] = "", body_first[9][400];
         for (uint64_t n = only_n ? only_n : 1; n <= (only_n ? only_n : points); n++) {
             for (unsigned b = sc_bodies[sc][0]; b <= sc_bodies[sc][1]; b++) {
                 if (only_b >= 0 && (int)b != only_b)
@@ -392,7 +434,7 @@ int main(int argc, char **argv)
         }
         printf("%-6s victim %llu points, %llu runs, %llu failed%s%s\n", sc_name[sc], (unsigned long long)points,
                (unsigned long long)runs, (unsigned long long)failed, failed ? "; first: " : "", first);
-        for (unsigned b = 0; b < 8; b++)
+        for (unsigned b = 0; b < 9; b++)
             if (body_failed[b])
                 printf("         body %u: %llu failed, first %s\n", b, (unsigned long long)body_failed[b],
                        body_first[b]);
