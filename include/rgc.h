@@ -258,6 +258,7 @@ struct rgc_heap {
     _Atomic unsigned root_count;
     size_t mark_sp; /* owned by the step or collection executing, from here on */
     size_t rescan_pos;
+    size_t sweep_from; /* first block of the bytes the last sweep call passed over */
     size_t mark_stack[RGC_MARK_STACK_DEPTH];
     size_t searches, search_bytes; /* RGC_SEARCH_STATS only (plain counters, approximate) */
     _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,

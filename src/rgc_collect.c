@@ -68,8 +68,22 @@ static void mark_push(rgc_heap *h, size_t b) {
         request_rescan(h); /* overflow: found again by the rescan of MARK blocks */
 }
 
+/* HEAD -> MARK, inline (the marking loop's one read-modify-write per object); false if b is anything
+ * else by the time we look. */
+static inline bool mark_transition(rgc_heap *h, size_t b) {
+    const struct rgc_area *a = area_of(h, b);
+    if (a == NULL)
+        return false;
+    _Atomic uint8_t *p = atb_byte(a, b);
+    uint8_t cur = u8_load(p);
+    while (ATB_GET(cur, b) == AT_HEAD)
+        if (u8_cas(h, p, &cur, (uint8_t)(cur | ATB_BITS(AT_MARK, b))))
+            return true;
+    return false;
+}
+
 static void mark_block(rgc_heap *h, size_t b) {
-    if (rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
+    if (mark_transition(h, b))
         mark_push(h, b);
 }
 
@@ -120,6 +134,7 @@ static void begin_collection(rgc_heap *h, int roots) {
     sz_store(&h->allocated, 0);
     sz_store(&h->sweep_pos, 0);
     sz_store(&h->sweep_done, 0);
+    h->sweep_from = 0;
     uns_store(&h->state, PHASE_MARK);
     scan_slots(h);
     if (roots == ROOTS_SLOTS_ONLY)
@@ -143,25 +158,37 @@ static size_t next_block(rgc_heap *h, size_t b) {
     return RGC_NONE;
 }
 
-/* Rescan: push the MARK blocks of one table byte from rescan_pos (the stack is empty here). */
-static size_t rescan_byte(rgc_heap *h) {
+/* Table bytes a sweep or rescan passes over in one go when they hold nothing for it (the work they
+ * count is still 4 blocks per byte: budgets mean the same). */
+#define SKIP_BYTES_MAX 64u
+
+/* Rescan: push the MARK blocks of the next table byte from rescan_pos that has any (the stack is empty
+ * here), passing over at most `limit` blocks; returns the blocks passed over. */
+static size_t rescan_bytes(rgc_heap *h, size_t limit) {
     size_t b = next_block(h, h->rescan_pos);
     if (b == RGC_NONE) {
         h->rescan_pos = RGC_NONE;
         return 1u;
     }
     const struct rgc_area *a = area_of(h, b);
-    uint8_t byte = u8_load(atb_byte(a, b));
-    size_t byte_end = (b | 3u) + 1u;
-    if (byte_end > area_end(a))
-        byte_end = area_end(a);
-    if ((byte & (byte >> 1) & 0x55u) != 0) { /* a MARK among these four blocks */
-        for (size_t k = b; k < byte_end; k++)
-            if (atb_state_in(a, k) == AT_MARK)
-                mark_push(h, k);
+    size_t start = b, end = area_end(a), stop = b + 4u * SKIP_BYTES_MAX;
+    stop = stop < end ? stop : end;
+    if (limit < stop - b)
+        stop = b + (limit < 4u ? 4u : limit & ~(size_t)3u);
+    for (;;) {
+        uint8_t byte = u8_load(atb_byte(a, b));
+        size_t byte_end = b + 4u < end ? b + 4u : end;
+        if ((byte & (byte >> 1) & 0x55u) != 0) { /* a MARK among these four blocks */
+            for (size_t k = b; k < byte_end; k++)
+                if (atb_state_in(a, k) == AT_MARK)
+                    mark_push(h, k);
+        }
+        b = byte_end;
+        if ((byte & (byte >> 1) & 0x55u) != 0 || b >= stop)
+            break;
     }
-    h->rescan_pos = byte_end;
-    return 4u;
+    h->rescan_pos = b;
+    return b - start > 4u ? b - start : 4u;
 }
 
 /* Return (at most `chunk` blocks of) the dead object at HEAD b, finaliser first; returns the blocks
@@ -226,23 +253,26 @@ static bool unmark_whole_byte(rgc_heap *h, _Atomic uint8_t *p, bool heads_too) {
     }
 }
 
-/* Unmark the blocks of the table byte holding block b (objects born MARK behind the sweeper). Blocks
- * of a byte beyond the area's end are FREE, so the whole byte may be updated. */
-static void unmark_byte(rgc_heap *h, size_t b) {
-    const struct rgc_area *a = area_of(h, b);
-    if (a != NULL)
+/* Unmark the blocks of the table bytes of [from, to) (objects born MARK behind the sweeper; the range
+ * lies in one area). Blocks of a byte beyond the area's end are FREE: the whole byte may be updated. */
+static void unmark_range(rgc_heap *h, size_t from, size_t to) {
+    const struct rgc_area *a = area_of(h, from);
+    if (a == NULL)
+        return;
+    for (size_t b = from & ~(size_t)3u; b < to; b += 4u)
         (void)unmark_whole_byte(h, atb_byte(a, b), true);
 }
 
-/* Sweep the table byte at sweep_pos, releasing dead objects in pieces of at most `chunk` blocks;
- * *work grows by 4 plus the blocks released. False when the sweep is complete. */
+/* Sweep the table byte at sweep_pos, releasing dead objects in pieces of at most `chunk` blocks, or
+ * pass over the bytes from there that hold neither HEAD nor MARK (at most `chunk` blocks of them);
+ * *work grows by 4 per byte plus the blocks released. False when the sweep is complete. */
 static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work) {
     size_t pos = sz_load(&h->sweep_pos);
     size_t first = next_block(h, pos);
     if (first != RGC_NONE && first != pos)
         sz_store(&h->sweep_pos, first); /* skip the gap between two areas */
-    if (pos != 0) { /* the byte behind: objects born MARK there while it was being swept */
-        unmark_byte(h, pos - 4u);
+    if (pos != 0) { /* the bytes behind: objects born MARK there while they were being swept */
+        unmark_range(h, h->sweep_from, pos);
         sz_store(&h->sweep_done, first != RGC_NONE ? first : pos);
     }
     if (first == RGC_NONE) {
@@ -253,8 +283,18 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work
     const struct rgc_area *a = area_of(h, first);
     _Atomic uint8_t *p = atb_byte(a, first);
     uint8_t byte = u8_load(p);
-    /* Some HEAD or MARK block (their low bit is set); live blocks only: one update for the byte. */
-    if ((byte & 0x55u) != 0 && !unmark_whole_byte(h, p, false)) {
+    size_t next = first + 4u;
+    h->sweep_from = first;
+    if ((byte & 0x55u) == 0) {
+        /* Only FREE and TAIL blocks: pass over such bytes up to the budget. Anything born in them
+         * meanwhile is born MARK (it lies at or after sweep_pos) and unmarked by the next call. */
+        size_t end = area_end(a), stop = first + 4u * SKIP_BYTES_MAX;
+        stop = stop < end ? stop : end;
+        stop = chunk < stop - first ? first + (chunk & ~(size_t)3u) : stop;
+        while (next < stop && (u8_load(atb_byte(a, next)) & 0x55u) == 0)
+            next += 4u;
+    } else if (!unmark_whole_byte(h, p, false)) {
+        /* Some HEAD: garbage to release (live blocks alone take one update for the byte, above). */
         size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
         for (size_t b = first; b < byte_end; b++) {
             size_t released = sweep_block(h, c, b, chunk);
@@ -262,8 +302,8 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work
             chunk = chunk > released ? chunk - released : 1u;
         }
     }
-    sz_store(&h->sweep_pos, first + 4u);
-    *work += 4u;
+    sz_store(&h->sweep_pos, next);
+    *work += next - first;
     return true;
 }
 
@@ -284,7 +324,7 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
             continue;
         }
         if (h->rescan_pos != RGC_NONE) {
-            work += rescan_byte(h);
+            work += rescan_bytes(h, budget == RGC_NONE ? RGC_NONE : budget - work);
             continue;
         }
         unsigned expected = PHASE_MARK;
