@@ -30,16 +30,21 @@ static unsigned born_state(rgc_heap *h, size_t s) {
  * stress/dict_copy.py on a 48 KiB heap), and their first-fit search reads at most nblocks/4 <= 256 * nb
  * table bytes, a bounded multiple of the 16-32 * nb bytes they zero. A heap below 2048 blocks is first
  * fit throughout, exactly as MicroPython places objects. Both wrap once.
- * The free map lets a search skip a full group of 64 blocks by reading one bit, and 2048 blocks by
- * one word; within a group it reads table bytes, four blocks each.
+ * First-fit searches of 2 blocks or more start at their size class's hint (fit_class: 2, 3-4, 5-8,
+ * 9-16, 17-32, 33+ blocks): no run of the class's least size starts below it. A search moves it to the
+ * first such run it met; a release lowers it to the lowest block a run through the released blocks
+ * could start at. Placement stays first fit; small heaps read 30-35% fewer table bytes (A2: 219 -> 155
+ * per allocation at 64 KiB). The free map lets a search skip a full group of 64 blocks by reading one
+ * bit, and 2048 blocks by one word; within a group it reads table bytes, four blocks each.
  *
  * Worst case: a request that fits nowhere reads every table byte of the non-full groups once.
  * Expected: next fit meets the free space ahead of the rover, so a steady mix of sizes reads a few
  * bytes per allocation (figures in bench/results). */
 
-/* First run of nb free blocks of area a inside the global range [from, to), or RGC_NONE. */
+/* First run of nb free blocks of area a inside the global range [from, to), or RGC_NONE. *window
+ * (when not RGC_NONE already) receives the start of the first run of `wmin` free blocks met. */
 static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t from, size_t to,
-                               size_t nb) {
+                               size_t nb, size_t wmin, size_t *window) {
     size_t lo = from > a->first ? from - a->first : 0; /* local indices from here on */
     size_t hi = to - a->first < a->nblocks ? to - a->first : a->nblocks;
     size_t run = 0, b = lo;
@@ -72,9 +77,13 @@ static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t fro
         if ((b & 3u) == 0 && b + 4u <= hi) {
             if (byte == 0) { /* four free blocks */
                 group_free = true;
-                if (run + 4u >= nb) {
-                    SEARCH_STAT(h, search_bytes, reads);
-                    return a->first + b - run;
+                if (run + 4u >= wmin) { /* wmin <= nb: the common path pays one compare */
+                    if (*window == RGC_NONE)
+                        *window = a->first + b - run;
+                    if (run + 4u >= nb) {
+                        SEARCH_STAT(h, search_bytes, reads);
+                        return a->first + b - run;
+                    }
                 }
                 run += 4u;
                 b += 4u;
@@ -88,7 +97,9 @@ static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t fro
         }
         if (ATB_GET(byte, b) == AT_FREE) {
             group_free = true;
-            if (++run == nb) {
+            if (++run >= wmin && *window == RGC_NONE)
+                *window = a->first + b + 1u - run;
+            if (run == nb) {
                 SEARCH_STAT(h, search_bytes, reads);
                 return a->first + b + 1u - nb;
             }
@@ -101,28 +112,32 @@ static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t fro
     return RGC_NONE;
 }
 
-/* First run of nb free blocks inside the global range [from, to), areas in order. */
-static size_t find_run(rgc_heap *h, size_t from, size_t to, size_t nb) {
+/* First run of nb free blocks inside the global range [from, to), areas in order (*window: as for
+ * find_run_in_area). */
+static size_t find_run(rgc_heap *h, size_t from, size_t to, size_t nb, size_t wmin, size_t *window) {
     unsigned n = heap_areas(h);
     for (unsigned i = 0; i < n; i++) {
         const struct rgc_area *a = &h->areas[i];
         if (area_end(a) <= from || a->first >= to || a->nblocks < nb)
             continue;
-        size_t s = find_run_in_area(h, a, from, to, nb);
+        size_t s = find_run_in_area(h, a, from, to, nb, wmin, window);
         if (s != RGC_NONE)
             return s;
     }
     return RGC_NONE;
 }
 
-/* Run of nb free blocks in [lo, hi): from the size's start position to hi, then from lo around. */
-static size_t search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t start) {
+/* Run of nb free blocks in [lo, hi): from the size's start position to hi, then from lo around.
+ * *window: the first run of wmin free blocks the pass from `start` met (RGC_NONE if none). */
+static size_t search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t start, size_t wmin,
+                           size_t *window) {
     if (start < lo || start >= hi)
         start = lo;
-    size_t s = find_run(h, start, hi, nb);
+    *window = RGC_NONE;
+    size_t s = find_run(h, start, hi, nb, wmin, window);
     if (s == RGC_NONE && start > lo) {
-        size_t wrap_to = start + nb - 1u < hi ? start + nb - 1u : hi;
-        s = find_run(h, lo, wrap_to, nb);
+        size_t wrap_to = start + nb - 1u < hi ? start + nb - 1u : hi, ignored = 0;
+        s = find_run(h, lo, wrap_to, nb, nb, &ignored);
     }
     return s;
 }
@@ -137,15 +152,25 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
             return RGC_NONE;
         SEARCH_STAT(h, searches, 1u);
         size_t hint = sz_load(&h->hint);
-        size_t start = hint;
+        size_t start = hint, window = RGC_NONE, wmin = nb;
+        unsigned k = 0;
         bool next_fit = nb > 1u && nb <= (sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT);
         if (next_fit) {
             size_t rover = sz_load(&h->rover);
             start = rover > hint ? rover : hint; /* nothing is free below the hint */
+        } else if (nb > 1u) {
+            k = fit_class(nb);
+            wmin = fit_min(k);
+            size_t from = sz_load(&h->fit_from[k - 1u]);
+            start = from > hint ? from : hint; /* no run of the class's size starts below */
         }
-        size_t s = search_range(h, 0, shared, nb, start);
+        size_t s = search_range(h, 0, shared, nb, start, wmin, &window);
+        /* First fit from the class hint: the first run of the class's least size met is where the
+         * next search of this class may start (advisory, a plain store like the hint's). */
+        if (!next_fit && k > 0 && window != RGC_NONE && window < shared)
+            sz_store(&h->fit_from[k - 1u], window);
         if (s == RGC_NONE && mine > shared) /* this level's reserve (and those of levels below it) */
-            s = search_range(h, shared, mine, nb, shared);
+            s = search_range(h, shared, mine, nb, shared, nb, &window);
         if (s == RGC_NONE)
             return RGC_NONE;
         /* Publish before the first claim step: from here on a collection anywhere above us keeps the

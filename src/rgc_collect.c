@@ -61,6 +61,12 @@ void rgc_shade_ref(rgc_heap *h, const void *p) {
         request_rescan(h);
 }
 
+RGC_NO_ASAN void rgc_shade_words(rgc_heap *h, void *const *words, size_t nwords) {
+    const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words;
+    for (size_t i = 0; i < nwords; i++)
+        rgc_shade_ref(h, (const void *)atomic_load_explicit(&w[i], memory_order_relaxed));
+}
+
 static void mark_push(rgc_heap *h, size_t b) {
     if (h->mark_sp < RGC_MARK_STACK_DEPTH)
         h->mark_stack[h->mark_sp++] = b;

@@ -240,11 +240,8 @@ static int add_root(rgc_heap *h, void *start, size_t bytes) {
     atomic_store_explicit(&h->roots[idx].start, start, memory_order_seq_cst);
     /* Registered while a collection is marking: the range was not part of its snapshot, so whatever
      * it refers to is shaded now, as the barrier would have done for each store. */
-    if (phase_of(h) == PHASE_MARK) {
-        void *const *w = (void *const *)start;
-        for (size_t i = 0; i < bytes / sizeof(void *); i++)
-            rgc_shade_ref(h, w[i]);
-    }
+    if (phase_of(h) == PHASE_MARK)
+        rgc_shade_words(h, (void *const *)start, bytes / sizeof(void *));
     return RGC_OK;
 }
 

@@ -285,7 +285,22 @@ void rgc_atb_release_head(rgc_heap *h, size_t b);
 void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n);
 /* CAS block b from state `from` to `to`; false if b was not in state `from`. */
 bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to);
-/* Lower the advisory search hint to cover block b. */
+/* First-fit size classes: class k > 0 holds requests of 2^(k-1)+1 .. 2^k blocks (the last one every
+ * larger size), and h->fit_from[k-1] is advisory: no run of fit_min(k) free blocks starts below it,
+ * so a first-fit search for such a request may start there (class 0, one block, uses h->hint). */
+#define RGC_FIT_CLASSES 7u
+static inline unsigned fit_class(size_t nb) {
+    if (nb <= 1u)
+        return 0;
+    unsigned k = (unsigned)(sizeof(unsigned long long) * 8u) - (unsigned)__builtin_clzll((unsigned long long)(nb - 1u));
+    return k < RGC_FIT_CLASSES - 1u ? k : RGC_FIT_CLASSES - 1u; /* ceil(log2(nb)), at most the last */
+}
+static inline size_t fit_min(unsigned k) {
+    return k == 0 ? 1u : ((size_t)1u << (k - 1u)) + 1u;
+}
+
+/* Blocks from b on were released: lower the advisory search hints to cover the runs that may now
+ * start at or before b (a run of m free blocks that includes b starts at b - m + 1 or later). */
 void rgc_hint_lower(rgc_heap *h, size_t b);
 
 /* Free map (see the top of this file). */
@@ -407,6 +422,9 @@ int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how);
 int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool explicit_step);
 /* The snapshot barrier's shade: mark the object p refers to (if unmarked) and request a rescan. */
 void rgc_shade_ref(rgc_heap *h, const void *p);
+/* Shade every word of a root range (read like the collector reads roots: any memory, even pool
+ * blocks another context has just freed). */
+void rgc_shade_words(rgc_heap *h, void *const *words, size_t nwords);
 /* Blocks levels below `level` may not use: the limit of allocations at level (reserves). */
 static inline size_t level_limit(rgc_heap *h, unsigned level) {
     return sz_load(&h->limit[level]);

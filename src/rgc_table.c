@@ -158,6 +158,8 @@ void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
     if (to > from)
         count_free(h, 0, to - from);
     release_tails_raw(h, from, to);
+    if (to > from)
+        rgc_hint_lower(h, from);
 }
 
 void rgc_atb_release_head(rgc_heap *h, size_t b) {
@@ -186,6 +188,16 @@ void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {
 void rgc_hint_lower(rgc_heap *h, size_t b) {
     size_t cur = sz_load(&h->hint);
     while (b < cur && !sz_cas(h, &h->hint, &cur, b)) {
+    }
+    /* The class hints take plain stores (no read-modify-write on this path): a preemption between
+     * the load and the store may lose a lowering, which costs first-fit exactness, never a block -
+     * every search that fails from its hint wraps around from the bottom. */
+    /* Classes wholly below the next-fit limit never search from their hint: left alone. */
+    unsigned k = fit_class((sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT) + 1u);
+    for (k = k > 0 ? k : 1u; k < RGC_FIT_CLASSES; k++) {
+        size_t low = b >= fit_min(k) - 1u ? b - (fit_min(k) - 1u) : 0;
+        if (low < sz_load(&h->fit_from[k - 1u]))
+            sz_store(&h->fit_from[k - 1u], low);
     }
 }
 
