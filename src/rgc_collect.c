@@ -178,9 +178,9 @@ static size_t rescan_bytes(rgc_heap *h, size_t limit) {
     }
     const struct rgc_area *a = area_of(h, b);
     size_t start = b, end = area_end(a), stop = b + 4u * SKIP_BYTES_MAX;
-    stop = stop < end ? stop : end;
-    if (limit < stop - b)
-        stop = b + (limit < 4u ? 4u : limit & ~(size_t)3u);
+    if (limit < 4u * SKIP_BYTES_MAX)
+        stop = b + (limit < 4u ? 4u : limit & ~(size_t)3u); /* at least the one byte */
+    stop = stop < end ? stop : end; /* (an infinite loop at the area's end before: the fuzzer) */
     for (;;) {
         uint8_t byte = u8_load(atb_byte(a, b));
         size_t byte_end = b + 4u < end ? b + 4u : end;
