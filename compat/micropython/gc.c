@@ -362,6 +362,45 @@ static inline bool heap_locked_explicitly(void) {
     return (MP_STATE_THREAD(gc_lock_depth) >> GC_LOCK_DEPTH_SHIFT) != 0;
 }
 
+/* Thread code's allocation (ptr == NULL) or moving resize, as py/gc.c does it: a collection first when
+ * the threshold is reached, then one more after a failure (unless auto-collection is off); the
+ * threshold counts the blocks granted. rgc_realloc moves in one call and keeps the finaliser flag. */
+static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
+    size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
+    GC_ENTER();
+    int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
+        GC_EXIT();
+        gc_collect();
+        collected = 1;
+        GC_ENTER();
+    }
+    #endif
+    void *p;
+    for (;;) {
+        /* zeroed: a finaliser object's type is NULL */
+        p = ptr == NULL ? rgc_alloc(&mp_rgc_heap, n_bytes, flags) : rgc_realloc(&mp_rgc_heap, ptr, n_bytes, true);
+        if (p != NULL) {
+            break;
+        }
+        GC_EXIT();
+        if (collected) {
+            return NULL;
+        }
+        gc_collect();
+        collected = 1;
+        GC_ENTER();
+    }
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    MP_STATE_MEM(gc_alloc_amount) += n_blocks;
+    #else
+    (void)n_blocks;
+    #endif
+    GC_EXIT();
+    return p;
+}
+
 void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
     size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
     if (n_blocks == 0) {
@@ -383,35 +422,10 @@ void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
         return rgc_alloc(&mp_rgc_heap, n_bytes, flags);
     }
 
-    GC_ENTER();
-    int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
-        GC_EXIT();
-        gc_collect();
-        collected = 1;
-        GC_ENTER();
+    void *p = alloc_collecting(NULL, n_bytes, flags);
+    if (p != NULL) {
+        COUNT_ALLOC();
     }
-    #endif
-    void *p;
-    for (;;) {
-        p = rgc_alloc(&mp_rgc_heap, n_bytes, flags); /* zeroed: a finaliser object's type is NULL */
-        if (p != NULL) {
-            break;
-        }
-        GC_EXIT();
-        if (collected) {
-            return NULL;
-        }
-        gc_collect();
-        collected = 1;
-        GC_ENTER();
-    }
-    COUNT_ALLOC();
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    MP_STATE_MEM(gc_alloc_amount) += n_blocks;
-    #endif
-    GC_EXIT();
     return p;
 }
 
@@ -467,37 +481,7 @@ void *gc_realloc(void *ptr_in, size_t n_bytes, bool allow_move) {
 
     /* a move: py/gc.c does gc_alloc (threshold, collect-and-retry), copy, gc_free; rgc_realloc moves
      * in one call and keeps the finaliser flag */
-    size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
-    GC_ENTER();
-    int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
-        GC_EXIT();
-        gc_collect();
-        collected = 1;
-        GC_ENTER();
-    }
-    #endif
-    for (;;) {
-        p = rgc_realloc(&mp_rgc_heap, ptr_in, n_bytes, true);
-        if (p != NULL) {
-            break;
-        }
-        GC_EXIT();
-        if (collected) {
-            return NULL;
-        }
-        gc_collect();
-        collected = 1;
-        GC_ENTER();
-    }
-    #if MICROPY_GC_ALLOC_THRESHOLD
-    MP_STATE_MEM(gc_alloc_amount) += n_blocks;
-    #else
-    (void)n_blocks;
-    #endif
-    GC_EXIT();
-    return p;
+    return alloc_collecting(ptr_in, n_bytes, 0);
 }
 
 /* ---- information ------------------------------------------------------------------------------ */
