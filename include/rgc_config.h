@@ -96,8 +96,12 @@
 #define RGC_SINGLE_CONTEXT 0
 #endif
 
-/* 1: publishing stores are sequentially consistent (for a future multi-core rgc). 0 (default): one
- * core - preempting contexts see a context's stores in program order, so compiler fences suffice. */
+/* 1: publishing stores are sequentially consistent and read-modify-writes are SMP-atomic (for a future
+ * multi-core rgc). 0 (default): one core - preempting contexts see a context's stores in program order,
+ * so compiler fences suffice, and on x86 hosts the table updates are cmpxchg/xadd without the lock
+ * prefix (atomic against interrupts and signals on the same thread, not against other cores). A heap
+ * used by several threads needs a lock around every call (as MicroPython's GC mutex does) or
+ * RGC_SMP=1. */
 #ifndef RGC_SMP
 #define RGC_SMP 0
 #endif

@@ -402,6 +402,14 @@ static void *exchange_slot(rgc_heap *h, void **slot, void *value) {
     atomic_store_explicit(aslot, value, memory_order_relaxed);
     rgc_window_close(h, w);
     return old;
+#elif RGC_X86_UP
+    (void)h;
+    void *old = atomic_load_explicit(aslot, memory_order_relaxed);
+    int ok;
+    do
+        RGC_UNLOCKED_CAS(void *, aslot, &old, value, ok);
+    while (!ok);
+    return old;
 #else
     (void)h;
     return atomic_exchange(aslot, value);

@@ -116,6 +116,13 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
     } while (0)
 #endif
 
+#if !RGC_SMP && !RGC_SINGLE_CONTEXT && !RGC_ATOMICS_VIA_MASK && (defined(__x86_64__) || defined(__i386__)) && \
+    defined(__GNUC__)
+#define RGC_X86_UP 1 /* read-modify-writes without the lock prefix: see below */
+#else
+#define RGC_X86_UP 0
+#endif
+
 /* name_load (relaxed: readers re-validate with a CAS), name_store (seq_cst: publishes), name_cas
  * (strong; on failure *expected receives the current value), name_or/and/add (return the old value). */
 #if RGC_SINGLE_CONTEXT
@@ -160,6 +167,47 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
     static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ | v); } \
     static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ & v); } \
     static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ + v); }
+#elif RGC_X86_UP
+/* One core on x86: an instruction is never interrupted half-way, so cmpxchg and xadd WITHOUT the lock
+ * prefix are atomic with respect to every context that can preempt this one (interrupts, signals on
+ * this thread) - the uniprocessor guarantee LDREX/STREX gives on Cortex-M. The lock prefix would only
+ * add ordering against other cores (a full barrier: ~20 cycles each), which RGC_SMP=0 rules out.
+ * (A heap shared by threads on several cores needs RGC_SMP=1.) */
+#define RGC_UNLOCKED_CAS(T, p, expected, desired, ok)                                               \
+    do {                                                                                        \
+        T prev_ = *(expected);                                                                  \
+        __asm__ __volatile__("cmpxchg %3, %1"                                                   \
+                             : "+a"(prev_), "+m"(*(T *)(void *)(p)), "=@ccz"(ok)                  \
+                             : "q"(desired)                                                     \
+                             : "memory");                                                       \
+        *(expected) = prev_;                                                                    \
+    } while (0)
+#define RGC_DEFINE_ATOMICS(name, T)                                                              \
+    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    static inline void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
+    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+        (void)h;                                                                                 \
+        int ok_;                                                                                 \
+        RGC_UNLOCKED_CAS(T, p, expected, desired, ok_);                                          \
+        return ok_;                                                                              \
+    }                                                                                            \
+    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) {                                  \
+        T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
+        while (!name##_cas(h, p, &old_, (T)(old_ | v))) {                                        \
+        }                                                                                        \
+        return old_;                                                                             \
+    }                                                                                            \
+    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) {                                 \
+        T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
+        while (!name##_cas(h, p, &old_, (T)(old_ & v))) {                                        \
+        }                                                                                        \
+        return old_;                                                                             \
+    }                                                                                            \
+    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) {                                 \
+        (void)h;                                                                                 \
+        __asm__ __volatile__("xadd %0, %1" : "+q"(v), "+m"(*(T *)(void *)p) : : "memory");         \
+        return v;                                                                                \
+    }
 #else
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \

@@ -137,12 +137,19 @@ static RGCT_NOASAN void rgct_wipe_stack(void)
     volatile unsigned char buf[16384];
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = 0;
+    /* and the alignment padding between buf and the saved frame pointer (a stale heap address
+     * survived in such 8 bytes once the core's code changed the callers' frames) */
+    for (volatile unsigned char *q = buf + sizeof buf; q < (volatile unsigned char *)__builtin_frame_address(0); q++)
+        *q = 0;
 }
 static RGCT_NOASAN void rgct_scrub_stack(void)
 {
     volatile uintptr_t near[16];
     for (size_t i = 0; i < 16; i++)
         near[i] = 0;
+    for (volatile unsigned char *q = (volatile unsigned char *)(near + 16); /* padding, as in rgct_wipe_stack */
+         q < (volatile unsigned char *)__builtin_frame_address(0); q++)
+        *q = 0;
     rgct_wipe_stack();
     (void)near[0];
 }
