@@ -138,18 +138,23 @@ static RGCT_NOASAN void rgct_wipe_stack(void)
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = 0;
     /* and the alignment padding between buf and the saved frame pointer (a stale heap address
-     * survived in such 8 bytes once the core's code changed the callers' frames) */
+     * survived in such 8 bytes once the core's code changed the callers' frames). Only when
+     * optimising: at -O0 the loop's own variable lives in that part of the frame. */
+#ifdef __OPTIMIZE__
     for (volatile unsigned char *q = buf + sizeof buf; q < (volatile unsigned char *)__builtin_frame_address(0); q++)
         *q = 0;
+#endif
 }
 static RGCT_NOASAN void rgct_scrub_stack(void)
 {
     volatile uintptr_t near[16];
     for (size_t i = 0; i < 16; i++)
         near[i] = 0;
+#ifdef __OPTIMIZE__
     for (volatile unsigned char *q = (volatile unsigned char *)(near + 16); /* padding, as in rgct_wipe_stack */
          q < (volatile unsigned char *)__builtin_frame_address(0); q++)
         *q = 0;
+#endif
     rgct_wipe_stack();
     (void)near[0];
 }
