@@ -269,6 +269,45 @@ static void unmark_range(rgc_heap *h, size_t from, size_t to) {
         (void)unmark_whole_byte(h, atb_byte(a, b), true);
 }
 
+/* The common garbage - one-block objects without a finaliser - released in the same single update
+ * that unmarks the byte's live objects: when every unmarked HEAD of the byte is such an object and its
+ * next block lies in the same byte (so the update sees that it is no TAIL). One update leaves no
+ * window: a stray free of a dead object from an interrupt lands before it (the update re-reads) or
+ * after (it finds the block FREE: misuse). Returns the blocks released, or 0 (then nothing changed:
+ * the caller sweeps block by block). */
+static size_t sweep_byte_at_once(rgc_heap *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p) {
+    if (first + 4u > area_end(a))
+        return 0;
+    uint8_t cur = u8_load(p);
+    for (;;) {
+        uint8_t lo = (uint8_t)(cur & 0x55u), hi = (uint8_t)((cur >> 1) & 0x55u);
+        uint8_t heads = (uint8_t)(lo & ~hi), tails = (uint8_t)(hi & ~lo), marks = (uint8_t)(lo & hi);
+        if (heads == 0 || (heads & 0x40u) != 0 || (tails & (uint8_t)(heads << 2)) != 0)
+            return 0; /* nothing dead, a HEAD whose next block is in the next byte, or a longer object */
+        size_t n = 0;
+        for (unsigned k = 0; k < 3u; k++) {
+            if ((heads >> (2u * k)) & 1u) {
+                if (ftb_get(h, first + k))
+                    return 0; /* its finaliser runs first: block by block */
+                RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
+                n++;
+            }
+        }
+        (void)sz_add(h, &h->free_blocks, n); /* before the release: the count never undercounts */
+        if (u8_cas(h, p, &cur, (uint8_t)(cur & ~heads & ~(uint8_t)(marks << 1)))) {
+            map_set(h, a, (first - a->first) >> 6);
+            unsigned low = (unsigned)__builtin_ctz(heads) / 2u;
+            rgc_hint_lower(h, first + low);
+            (void)u32_add(h, &h->collected_objects, (uint32_t)n);
+            return n;
+        }
+        (void)sz_add(h, &h->free_blocks, (size_t)0 - n);
+        for (unsigned k = 0; k < 3u; k++) /* changed under us: whatever is not free stays usable */
+            if (ATB_GET(cur, first + k) != AT_FREE)
+                RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
+    }
+}
+
 /* Sweep the table byte at sweep_pos, releasing dead objects in pieces of at most `chunk` blocks, or
  * pass over the bytes from there that hold neither HEAD nor MARK (at most `chunk` blocks of them);
  * *work grows by 4 per byte plus the blocks released. False when the sweep is complete. */
@@ -300,9 +339,12 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work
         while (next < stop && (u8_load(atb_byte(a, next)) & 0x55u) == 0)
             next += 4u;
     } else if (!unmark_whole_byte(h, p, false)) {
-        /* Some HEAD: garbage to release (live blocks alone take one update for the byte, above). */
+        /* Some HEAD: garbage to release (live blocks alone took one update for the byte, above), in
+         * one update too when it is all one-block objects, else block by block. */
+        size_t at_once = sweep_byte_at_once(h, a, first, p);
+        *work += at_once;
         size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
-        for (size_t b = first; b < byte_end; b++) {
+        for (size_t b = first; at_once == 0 && b < byte_end; b++) {
             size_t released = sweep_block(h, c, b, chunk);
             *work += released;
             chunk = chunk > released ? chunk - released : 1u;
