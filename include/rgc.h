@@ -78,6 +78,32 @@ void rgc_write(rgc_heap *h, void **slot, void *value);
  * object out of a shared slot owns it alone (for lock-free tables shared between levels). */
 void *rgc_swap(rgc_heap *h, void **slot, void *value);
 
+/* The barrier in two halves, for a runtime that inlines it into its own pointer stores:
+ *
+ *     void *old = *slot; *slot = value; if (rgc_marking(h)) rgc_shade(h, old);
+ *
+ * and, before a bulk move or clear of n words (memmove, memset) of an existing object:
+ *
+ *     if (rgc_marking(h)) rgc_shade_range(h, words, n);
+ *
+ * Outside a marking this costs one load and a branch; rgc_write costs a call and an atomic exchange.
+ * The inline form is exact when no level ABOVE the writer advances a collection that is in progress
+ * (a handler may still run a whole collection that starts and ends in one call when none is in
+ * progress): then the phase seen by rgc_marking cannot move from MARK to SWEEP before rgc_shade runs,
+ * and a collection started above the writer snapshots the writer's registers. Step collections from
+ * one level (e.g. thread code), or use rgc_write. rgc_shade and rgc_shade_range re-check the phase
+ * and do nothing outside a marking. */
+static inline bool rgc_marking(rgc_heap *h);
+void rgc_shade(rgc_heap *h, const void *p);
+void rgc_shade_range(rgc_heap *h, void *const *words, size_t nwords);
+
+/* Debug builds (RGC_VERIFY=1): called at the end of each marking for every marked object `holder`
+ * whose word `word` refers to the unmarked object `target` - a store that missed the barrier. The
+ * verifier then marks the target, so the collection stays safe and goes on. Called at the collector's
+ * level; must not call rgc. Ignored (and never called) without RGC_VERIFY. */
+typedef void (*rgc_verify_fn)(void *holder, size_t word, void *target);
+void rgc_set_verify_hook(rgc_heap *h, rgc_verify_fn fn);
+
 /* Forbid allocation (and collection) heap-wide; nests. rgc_unlock below zero is counted as misuse. */
 void rgc_lock(rgc_heap *h);
 void rgc_unlock(rgc_heap *h);
@@ -195,6 +221,7 @@ struct rgc_stats {
     size_t one_block_objects;  /* objects of 1 block (MicroPython's gc_info num_1block) */
     size_t two_block_objects;  /* objects of 2 blocks (num_2block) */
     size_t largest_object_bytes; /* largest live object, in bytes (max_block) */
+    uint32_t verify_reports;   /* black->white edges the verifier found (RGC_VERIFY builds only) */
 };
 
 /* Snapshot of the heap's figures. Computed by reading the table (no masking): exact when nothing above
@@ -252,6 +279,7 @@ struct rgc_heap {
     _Atomic size_t threshold;      /* bytes allocated between automatic collections (0: off) */
     _Atomic size_t allocated;      /* bytes allocated since the last collection started */
     rgc_finaliser_fn _Atomic finaliser;
+    rgc_verify_fn _Atomic verify_hook;
     _Atomic uint8_t policy[RGC_MAX_LEVELS];
     _Atomic uint8_t depth[RGC_MAX_LEVELS];                 /* rgc calls in progress per level */
     _Atomic size_t in_progress[RGC_MAX_LEVELS][RGC_MAX_NEST]; /* 1 + block being operated on, or 0 */
@@ -263,8 +291,13 @@ struct rgc_heap {
     size_t mark_stack[RGC_MARK_STACK_DEPTH];
     size_t searches, search_bytes; /* RGC_SEARCH_STATS only (plain counters, approximate) */
     _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,
-        deferred_frees, longest_masked, collect_steps, collected_objects;
+        deferred_frees, longest_masked, collect_steps, collected_objects, verify_reports;
 };
+
+/* The collection phase lives in the low two bits of h->state; 1 is marking (checked in the core). */
+static inline bool rgc_marking(rgc_heap *h) {
+    return (atomic_load_explicit(&h->state, memory_order_relaxed) & 3u) == 1u;
+}
 
 #ifdef __cplusplus
 }

@@ -111,4 +111,12 @@
 #define RGC_DEBUG 0
 #endif
 
+/* 1: the tri-colour verifier: at the end of every marking, walk the heap and report (rgc_set_verify_hook,
+ * rgc_stats.verify_reports) each marked object that refers to an unmarked one - a pointer store that
+ * missed the barrier. Walks the whole heap once per collection (a step becomes unbounded): for tests
+ * and for finding a runtime's unbarriered stores. On by default with RGC_DEBUG. */
+#ifndef RGC_VERIFY
+#define RGC_VERIFY RGC_DEBUG
+#endif
+
 #endif /* RGC_CONFIG_H */

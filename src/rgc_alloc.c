@@ -441,3 +441,28 @@ void *rgc_swap(rgc_heap *h, void **slot, void *value) {
 void rgc_write(rgc_heap *h, void **slot, void *value) {
     (void)rgc_swap(h, slot, value);
 }
+
+/* The slow half of the inline barrier (rgc.h): inside a context, so that no collection advances
+ * between the phase check and the shade (see ctx_below_busy). */
+void rgc_shade(rgc_heap *h, const void *p) {
+    rgc_ctx c;
+    if (p == NULL || !heap_ok(h) || !rgc_ctx_enter_busy(h, &c))
+        return;
+    if (phase_of(h) == PHASE_MARK)
+        rgc_shade_ref(h, p);
+    ctx_leave(h, &c);
+}
+
+void rgc_shade_range(rgc_heap *h, void *const *words, size_t nwords) {
+    if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0) {
+        if (heap_ok(h) && nwords != 0)
+            rgc_count_misuse(h);
+        return;
+    }
+    rgc_ctx c;
+    if (!heap_ok(h) || !rgc_ctx_enter_busy(h, &c))
+        return;
+    if (phase_of(h) == PHASE_MARK)
+        rgc_shade_words(h, words, nwords);
+    ctx_leave(h, &c);
+}

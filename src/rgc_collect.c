@@ -355,6 +355,44 @@ static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work
     return true;
 }
 
+#if RGC_VERIFY
+/* The tri-colour verifier (debug builds): with the mark stack empty and no rescan pending, every
+ * object reachable from a marked one must be marked. A marked object referring to an unmarked one is
+ * a store that missed the barrier (the unmarked object would be freed while still referenced): report
+ * it, then mark and push the target so that this collection stays safe. Returns true if it pushed
+ * anything (marking goes on). Walks every block: unbounded, debug only. Higher levels may run
+ * meanwhile; they cannot create such an edge legitimately (what they store is marked or born MARK). */
+RGC_NO_ASAN static bool verify_marking(rgc_heap *h) {
+    bool found = false;
+    rgc_verify_fn hook = atomic_load_explicit(&h->verify_hook, memory_order_relaxed);
+    unsigned n = heap_areas(h);
+    for (unsigned i = 0; i < n; i++) {
+        const struct rgc_area *a = &h->areas[i];
+        size_t end = area_end(a);
+        for (size_t b = a->first; b < end; b++) {
+            if (atb_state_in(a, b) != AT_MARK)
+                continue;
+            size_t e = b + 1u;
+            while (e < end && atb_state_in(a, e) == AT_TAIL)
+                e++;
+            const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)block_addr_in(a, b);
+            for (size_t k = 0; k < (e - b) * RGC_WORDS_PER_BLOCK; k++) {
+                size_t t = ref_block(h, atomic_load_explicit(&w[k], memory_order_relaxed));
+                if (t == RGC_NONE || atb_state(h, t) != AT_HEAD)
+                    continue;
+                stat_inc(h, &h->verify_reports);
+                if (hook != NULL)
+                    hook(block_addr_in(a, b), k, block_addr(h, t));
+                mark_block(h, t);
+                found = true;
+            }
+            b = e - 1u;
+        }
+    }
+    return found;
+}
+#endif
+
 /* Advance the collection by at most budget units (RGC_NONE: to the end). True when it finished. */
 static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
     size_t work = 0;
@@ -375,6 +413,10 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
             work += rescan_bytes(h, budget == RGC_NONE ? RGC_NONE : budget - work);
             continue;
         }
+#if RGC_VERIFY
+        if ((uns_load(&h->state) & STATE_RESCAN) == 0 && verify_marking(h))
+            continue;
+#endif
         unsigned expected = PHASE_MARK;
         if (uns_cas(h, &h->state, &expected, PHASE_SWEEP))
             continue;

@@ -63,6 +63,7 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out) {
     out->longest_masked = u32_load(&h->longest_masked);
     out->collect_steps = u32_load(&h->collect_steps);
     out->collected_objects = u32_load(&h->collected_objects);
+    out->verify_reports = u32_load(&h->verify_reports);
     out->searches = h->searches;
     out->search_bytes = h->search_bytes;
 }

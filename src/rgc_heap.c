@@ -213,6 +213,11 @@ void rgc_set_finaliser(rgc_heap *h, rgc_finaliser_fn fn) {
         atomic_store(&h->finaliser, fn);
 }
 
+void rgc_set_verify_hook(rgc_heap *h, rgc_verify_fn fn) {
+    if (heap_ok(h))
+        atomic_store(&h->verify_hook, fn);
+}
+
 void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy) {
     if (!heap_ok(h))
         return;

@@ -228,6 +228,11 @@ int tt_barrier(void) {
     double secs = tt_sec(t_end - t0);
     (void)verify_all();
     TT_CHECK(rgc_check(&tt_heap) == RGC_OK, "rgc_check at the end");
+    {
+        rgc_stats vs; /* RGC_VERIFY builds: no marked object ever referred to an unmarked one */
+        rgc_get_stats(&tt_heap, &vs);
+        TT_CHECK(vs.verify_reports == 0, "tri-colour verifier: %u black->white edges", (unsigned)vs.verify_reports);
+    }
 
     printf("  collections: level 0 %lu, level 1 %lu (busy %lu), level 2 %lu (busy %lu); level-3 "
            "interrupts that found a collection marking below: %lu\n",

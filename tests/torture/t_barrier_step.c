@@ -245,6 +245,11 @@ int tt_barrier_step(void) {
     (void)verify_all();
     TT_CHECK(log_r == log_w, "%u logged victims not verified", log_w - log_r);
     TT_CHECK(rgc_check(&tt_heap) == RGC_OK, "rgc_check at the end");
+    {
+        rgc_stats vs; /* RGC_VERIFY builds: no marked object ever referred to an unmarked one */
+        rgc_get_stats(&tt_heap, &vs);
+        TT_CHECK(vs.verify_reports == 0, "tri-colour verifier: %u black->white edges", (unsigned)vs.verify_reports);
+    }
     rgc_stats hs;
     rgc_get_stats(&tt_heap, &hs);
     TT_CHECK(hs.misuse == 0, "misuse counted: %u", hs.misuse);

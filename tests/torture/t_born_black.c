@@ -181,6 +181,11 @@ int tt_born_black(void) {
     double secs = tt_sec(t_end - t0);
     maintain(&rngs[0]);
     TT_CHECK(rgc_check(&tt_heap) == RGC_OK, "rgc_check at the end");
+    {
+        rgc_stats vs; /* RGC_VERIFY builds: no marked object ever referred to an unmarked one */
+        rgc_get_stats(&tt_heap, &vs);
+        TT_CHECK(vs.verify_reports == 0, "tri-colour verifier: %u black->white edges", (unsigned)vs.verify_reports);
+    }
 
     printf("  collections: level 0 %lu, level 1 %lu (busy %lu); allocations by levels 2-3 during them "
            "that failed %lu (table full %lu)\n",

@@ -459,6 +459,11 @@ int tt_incremental(void) {
             tt_fail("incremental: shared object corrupt at the end", 0, (uintptr_t)shared[s], 0);
     }
     TT_CHECK(rgc_check(&tt_heap) == RGC_OK, "rgc_check at the end");
+    {
+        rgc_stats vs; /* RGC_VERIFY builds: no marked object ever referred to an unmarked one */
+        rgc_get_stats(&tt_heap, &vs);
+        TT_CHECK(vs.verify_reports == 0, "tri-colour verifier: %u black->white edges", (unsigned)vs.verify_reports);
+    }
     rgc_stats hs;
     rgc_get_stats(&tt_heap, &hs);
     TT_CHECK(hs.misuse == 0, "misuse counted: %u", hs.misuse);

@@ -71,14 +71,31 @@ static RGCT_NOINLINE int obj_new(size_t bytes, int root) {
     return i;
 }
 
-/* Slot k of object parent := object child (-1: NULL), through the barrier or as a plain store. */
-static RGCT_NOINLINE void link_obj(int parent, unsigned k, int child, bool barrier) {
+/* How a test stores a pointer: plainly (no barrier), through rgc_write, or with the inline barrier a
+ * runtime compiles into its own stores (rgc_marking + rgc_shade, or rgc_shade_range before a bulk
+ * overwrite). */
+enum { STORE_PLAIN, STORE_WRITE, STORE_INLINE, STORE_RANGE };
+
+/* Slot k of object parent := object child (-1: NULL), stored the way `how` says. */
+static RGCT_NOINLINE void link_with(int parent, unsigned k, int child, int how) {
     void **slot = (void **)track[parent] + k;
     void *v = child >= 0 ? track[child] : NULL;
-    if (barrier)
+    if (how == STORE_WRITE) {
         rgc_write(&heap, slot, v);
-    else
+    } else if (how == STORE_INLINE) {
+        void *old = *slot;
         *slot = v;
+        if (rgc_marking(&heap))
+            rgc_shade(&heap, old);
+    } else {
+        if (how == STORE_RANGE && rgc_marking(&heap))
+            rgc_shade_range(&heap, (void *const *)track[parent], SLOTS);
+        *slot = v;
+    }
+}
+
+static RGCT_NOINLINE void link_obj(int parent, unsigned k, int child, bool barrier) {
+    link_with(parent, k, child, barrier ? STORE_WRITE : STORE_PLAIN);
 }
 
 static RGCT_NOINLINE void free_obj(int i) {
@@ -323,8 +340,23 @@ static RGCT_NOINLINE bool pause_split(int *s, int *u) {
     return false;
 }
 
-static void barrier_case(bool use_barrier) {
+#if RGC_VERIFY
+static int verify_calls;
+static void *verify_holder, *verify_target;
+static void on_verify(void *holder, size_t word, void *target) {
+    verify_calls++;
+    verify_holder = holder;
+    verify_target = target;
+    (void)word;
+}
+#endif
+
+static void barrier_case(int how) {
     fresh();
+#if RGC_VERIFY
+    verify_calls = 0;
+    rgc_set_verify_hook(&heap, on_verify);
+#endif
     make_holders();
     CHECK_EQ(step_clean(1), 1);
     int s = -1, u = -1;
@@ -332,14 +364,29 @@ static void barrier_case(bool use_barrier) {
     if (s < 0 || u < 0)
         return;
     /* move the only reference to V_u from the unscanned H_u into the scanned H_s */
-    link_obj(hold[s], 2, victim[u], use_barrier);
-    link_obj(hold[u], 1, -1, use_barrier);
-    if (use_barrier)
+    link_with(hold[s], 2, victim[u], how);
+    link_with(hold[u], 1, -1, how);
+    bool barrier = how != STORE_PLAIN;
+    if (barrier)
         CHECK_EQ(st(victim[u]), AT_MARK); /* shaded by the overwriting store */
     else
         CHECK_EQ(st(victim[u]), AT_HEAD);
     CHECK(steps_to_end(1) > 0);
-    if (use_barrier) {
+    rgc_stats stats;
+    rgc_get_stats(&heap, &stats);
+#if RGC_VERIFY
+    /* The verifier finds exactly the missed store (H_s -> V_u) and rescues V_u. */
+    CHECK_EQ(stats.verify_reports, barrier ? 0u : 1u);
+    CHECK_EQ(verify_calls, barrier ? 0 : 1);
+    if (!barrier) {
+        CHECK(verify_holder == track[hold[s]]);
+        CHECK(verify_target == track[victim[u]]);
+        barrier = true; /* alive, as if the barrier had been there */
+    }
+#else
+    CHECK_EQ(stats.verify_reports, 0u);
+#endif
+    if (barrier) {
         CHECK(alive(victim[u]));
         CHECK(links(hold[s], 2, victim[u]));
         CHECK_HEAP(&heap);
@@ -355,8 +402,35 @@ static void barrier_case(bool use_barrier) {
 }
 
 static void test_barrier_between_steps(void) {
-    barrier_case(true);
-    barrier_case(false);
+    barrier_case(STORE_WRITE);
+    barrier_case(STORE_INLINE);
+    barrier_case(STORE_RANGE);
+    barrier_case(STORE_PLAIN);
+}
+
+/* Outside a marking the inline barrier's slow half does nothing (no mark, no rescan request), and
+ * bad ranges are refused. */
+static void test_shade_outside_marking(void) {
+    fresh();
+    int a = obj_new(4 * sizeof(void *), 0);
+    CHECK(!rgc_marking(&heap));
+    rgc_shade(&heap, track[a]);
+    rgc_shade_range(&heap, (void *const *)groots, NROOTS);
+    CHECK_EQ(st(a), AT_HEAD);
+    CHECK_EQ(atomic_load(&heap.state), 0u);
+    rgc_stats before, after;
+    rgc_get_stats(&heap, &before);
+    rgc_shade_range(&heap, (void *const *)((char *)groots + 1), 1); /* misaligned: misuse */
+    rgc_shade_range(&heap, NULL, 0);                                   /* nothing to shade */
+    rgc_get_stats(&heap, &after);
+    CHECK_EQ(after.misuse, before.misuse + 1u);
+    rgc_shade(NULL, track[a]);
+    rgc_shade_range(NULL, (void *const *)groots, 1);
+    CHECK_EQ(step_clean(1), 1);
+    CHECK(rgc_marking(&heap));
+    CHECK(steps_to_end(1000000) > 0);
+    CHECK(!rgc_marking(&heap));
+    CHECK_HEAP(&heap);
 }
 
 /* ---- free between steps ------------------------------------------------------------------------ */
@@ -791,6 +865,7 @@ int main(void) {
     RGCT_RUN(test_small_budgets_at_area_end);
     RGCT_RUN(test_born_marked);
     RGCT_RUN(test_barrier_between_steps);
+    RGCT_RUN(test_shade_outside_marking);
     RGCT_RUN(test_free_between_steps);
     RGCT_RUN(test_realloc_between_steps);
     RGCT_RUN(test_collect_during_paused);
