@@ -94,6 +94,8 @@ void *rgc_swap(rgc_heap *h, void **slot, void *value);
  * one level (e.g. thread code), or use rgc_write. rgc_shade and rgc_shade_range re-check the phase
  * and do nothing outside a marking. */
 static inline bool rgc_marking(rgc_heap *h);
+/* True while a collection is in progress (marking or sweeping; e.g. paused between steps). */
+static inline bool rgc_collecting(rgc_heap *h);
 void rgc_shade(rgc_heap *h, const void *p);
 void rgc_shade_range(rgc_heap *h, void *const *words, size_t nwords);
 
@@ -152,6 +154,12 @@ int rgc_collect_start(rgc_heap *h);
  * open for this level, or words is NULL or misaligned; RGC_LOCKED when locked; RGC_BUSY when a step
  * of that collection is executing below the caller. */
 int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords);
+/* rgc_collect_roots that also marks, at once, what each object the words refer to refers to: the
+ * snapshot then holds those objects' contents as they are now, so the program may go on mutating them
+ * without the barrier while the collection runs in steps. For stacks that point at interpreter frames
+ * kept in heap objects (MicroPython's generators and large function frames, which its VM updates with
+ * plain stores). Costs the size of every object the words refer to. Returns as rgc_collect_roots. */
+int rgc_collect_roots_deep(rgc_heap *h, void *const *words, size_t nwords);
 /* Advance the collection in progress (starting one when none is) by at most `budget` units (0 is
  * taken as 1). Returns 1 while a collection is still in progress, 0 when this step finished it,
  * RGC_BUSY when a step or full collection is executing, when another level's collection is open for
@@ -297,6 +305,9 @@ struct rgc_heap {
 /* The collection phase lives in the low two bits of h->state; 1 is marking (checked in the core). */
 static inline bool rgc_marking(rgc_heap *h) {
     return (atomic_load_explicit(&h->state, memory_order_relaxed) & 3u) == 1u;
+}
+static inline bool rgc_collecting(rgc_heap *h) {
+    return (atomic_load_explicit(&h->state, memory_order_relaxed) & 3u) != 0u;
 }
 
 #ifdef __cplusplus

@@ -18,8 +18,8 @@
 #
 # Usage: scripts/micropython.sh [build-root]   (default: ./build)
 # Needs gcc, make, cmake, python3, pkg-config, dpkg-dev, libffi-dev, libmbedtls-dev: installed with
-# apt-get when missing and running as root. Environment: MP_DEBIAN_MIRROR (default
-# http://deb.debian.org/debian), MP_DEBIAN_SUITE (trixie), MP_TIME_RUNS (runs per timed test, 5);
+# apt-get when missing and running as root. Environment: MP_DEBIAN_MIRROR (default: the Debian archive
+# URI of the system's own apt sources), MP_DEBIAN_SUITE (trixie), MP_TIME_RUNS (runs per timed test, 5);
 # MP_CFLAGS (extra C flags for all three builds, e.g. "-DMICROPY_GC_SPLIT_HEAP=1
 # -DMICROPY_GC_SPLIT_HEAP_N_HEAPS=4" for a heap of 4 areas) and MP_HEAPSIZE (run-tests.py --heapsize,
 # e.g. 48k) - use a separate build root for each configuration.
@@ -29,7 +29,22 @@ out="${1:-$root/build}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 jobs="$(nproc 2>/dev/null || echo 2)"
-mirror="${MP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The archive the system's apt sources use (deb822 .sources files or sources.list), never a host typed
+# in here: the first URI of a suite that is not a security suite.
+system_debian_uri() {
+  { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
+      /^URIs:/ {u = $2} /^Suites:/ {s = $2}
+      /^$/ {if (u != "" && s !~ /security/) {print u; exit} u = ""; s = ""}
+      END {if (u != "" && s !~ /security/) print u}'
+    grep -hE '^deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v security |
+      awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' || true
+  } | head -n 1
+}
+mirror="${MP_DEBIAN_MIRROR:-$(system_debian_uri)}"
+if [ -z "$mirror" ]; then
+  echo "micropython.sh: no Debian archive in the system's apt sources; set MP_DEBIAN_MIRROR" >&2
+  exit 2
+fi
 suite="${MP_DEBIAN_SUITE:-trixie}"
 time_runs="${MP_TIME_RUNS:-5}"
 mp="$out/micropython"
@@ -40,7 +55,7 @@ step() { echo "=== micropython: $* ==="; }
 
 # ---- 0. tools and libraries -------------------------------------------------------------------------
 need=()
-for tool in gcc make cmake python3 pkg-config dpkg-source apt-get; do
+for tool in gcc make cmake python3 pkg-config dpkg-source apt-get patch; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 for pkg in libffi-dev libmbedtls-dev; do
@@ -76,12 +91,34 @@ if [ ! -f "$mp/py/gc.c" ] || [ ! -f "$mp/tests/run-tests.py" ]; then
 fi
 mpver="$(sed -n '1s/^micropython (\([^)]*\)).*/\1/p' "$mp/debian/changelog")"
 step "MicroPython source: Debian $mpver in $mp"
+# rgc's patch series (compat/micropython/patches): the write barrier macros. They compile to the
+# original plain stores unless MICROPY_GC_WRITE_BARRIER=1 (rgc.mk sets it), so the stock build is
+# py/gc.c with the stores it always had.
+for p in "$root"/compat/micropython/patches/*.patch; do
+  stamp="$mp/.rgc-applied-$(basename "$p")"
+  [ -f "$stamp" ] && cmp -s "$p" "$stamp" && continue
+  if [ -f "$stamp" ]; then # an older version of this patch: take it back out first
+    patch -d "$mp" -p1 -R -s <"$stamp"
+  fi
+  step "applying $(basename "$p")"
+  patch -d "$mp" -p1 -s <"$p"
+  cp "$p" "$stamp"
+done
 
 # ---- 2. librgc.a ------------------------------------------------------------------------------------
 step "librgc.a (posix port, Release)"
 cmake -S "$root" -B "$out/mp-rgc" -DCMAKE_BUILD_TYPE=Release -DRGC_PORT=posix \
   -DRGC_BUILD_TESTS=OFF -DRGC_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$out/mp-rgc" -j "$jobs" >/dev/null
+# For the IRQ builds: a mark stack deep enough never to overflow on these tests. An overflow makes rgc
+# rescan every marked object at the end of the marking, which happens to repair most missed barriers -
+# with it the negative control (no barrier) would rarely lose anything. Both IRQ builds use this
+# librgc, so they differ only in the barrier. (The heap handle's size depends on the depth: MicroPython
+# is compiled with the same -D.)
+deep=-DRGC_MARK_STACK_DEPTH=8192
+cmake -S "$root" -B "$out/mp-rgc-deep" -DCMAKE_BUILD_TYPE=Release -DRGC_PORT=posix \
+  -DRGC_BUILD_TESTS=OFF -DRGC_BUILD_EXAMPLES=OFF -DCMAKE_C_FLAGS="$deep" >/dev/null
+cmake --build "$out/mp-rgc-deep" -j "$jobs" >/dev/null
 
 # ---- 3. the unix port, stock and on rgc --------------------------------------------------------------
 # Debian's configuration of the standard variant (debian/rules), without JNI; binaries not stripped.
@@ -102,9 +139,18 @@ build_port() { # name, extra make arguments
 }
 build_port stock
 build_port rgc -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc"
-# the rgc build plus the rgcirq module (hard interrupts on rgc's interrupt simulator), for step 6
-build_port rgc-irq -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc" \
-  USER_C_MODULES="$root/compat/micropython/usermod"
+# the rgc build plus the rgcirq module (hard interrupts on rgc's interrupt simulator), for step 6: with
+# the write barrier, and without it (the negative control of irq_torture.py)
+irqflags="$deep${MP_CFLAGS:+ $MP_CFLAGS}"
+build_port rgc-irq -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc-deep" \
+  USER_C_MODULES="$root/compat/micropython/usermod" CFLAGS_EXTRA="$irqflags"
+build_port rgc-irq-nobarrier -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" \
+  RGC_LIB_DIR="$out/mp-rgc-deep" USER_C_MODULES="$root/compat/micropython/usermod" CFLAGS_EXTRA="$irqflags" \
+  RGC_WRITE_BARRIER=0
+nm "$mp/ports/unix/build-rgc/micropython" | grep " rgc_shade$" >/dev/null || { echo "rgc build has no write barrier" >&2; exit 1; }
+if nm "$mp/ports/unix/build-rgc-irq-nobarrier/micropython" | grep -q " rgc_shade$"; then
+  echo "rgc-irq-nobarrier build has a write barrier" >&2; exit 1
+fi
 nm "$mp/ports/unix/build-rgc/micropython" | grep " rgc_collect_start$" >/dev/null || { echo "rgc build does not contain rgc" >&2; exit 1; }
 
 # ---- 4. MicroPython's tests on both builds -----------------------------------------------------------
@@ -123,7 +169,10 @@ for t in "${excluded[@]}"; do testset=(-e "$t" "${testset[@]}"); done
 count() { { grep -hE "^[0-9]+ tests $1" "${@:2}" || true; } | awk '{s += $1} END {print s + 0}'; }
 names() { { grep -hE "^[0-9]+ tests $1:" "${@:2}" || true; } | cut -d: -f2- | tr ' ' '\n' | sed '/^$/d' | sort -u; }
 declare -A passed failed skipped total
-for b in stock rgc; do
+# stock, rgc (with the write barrier) and rgc without the barrier (the rgc-irq-nobarrier build): the
+# barrier must not change what passes
+suite=(stock rgc rgc-irq-nobarrier)
+for b in "${suite[@]}"; do
   step "run-tests.py on the $b build: basics micropython stress thread (less ${excluded[*]}) + ${#extmod_gc[@]} extmod gc tests"
   rm -rf "$results/$b-main" "$results/$b-extmod"
   for part in main extmod; do
@@ -140,43 +189,49 @@ for b in stock rgc; do
   if [ "${total[$b]}" -eq 0 ]; then echo "run-tests.py ran no test on the $b build" >&2; exit 1; fi
 done
 
-# A test failing on rgc only is run again, alone (-j 1): some of MicroPython's thread and poll tests
-# depend on timing, and so does the CPython run that produces their expected output.
-if [ -n "$(comm -23 "$results-rgc.failed" "$results-stock.failed")" ]; then
-  step "re-running the rgc build's failures alone"
-  rerun=()
-  for part in main extmod; do
-    grep -qE "^[0-9]+ tests failed:" "$results-rgc-$part.log" || continue
-    MICROPY_MICROPYTHON="$mp/ports/unix/build-rgc/micropython" \
-      python3 run-tests.py -j 1 -r "$results/rgc-$part" "${heapsize[@]}" --run-failures >"$results-rgc-$part-rerun.log" 2>&1 || true
-    rerun+=("$results-rgc-$part-rerun.log")
-  done
-  names failed "${rerun[@]}" >"$results-rgc.failed2"
-  flaky="$(comm -23 "$results-rgc.failed" "$results-rgc.failed2")"
-  for t in $flaky; do echo "  $t: failed on rgc, passed when run again (timing-dependent test)"; done
-  passed[rgc]=$((passed[rgc] + $(count passed "${rerun[@]}")))
-  failed[rgc]=$(wc -l <"$results-rgc.failed2")
-  mv "$results-rgc.failed2" "$results-rgc.failed"
-fi
+# A test failing on an rgc build only is run again, alone (-j 1): some of MicroPython's thread and poll
+# tests depend on timing, and so does the CPython run that produces their expected output.
+regress=""
+for b in "${suite[@]:1}"; do
+  if [ -n "$(comm -23 "$results-$b.failed" "$results-stock.failed")" ]; then
+    step "re-running the $b build's failures alone"
+    rerun=()
+    for part in main extmod; do
+      grep -qE "^[0-9]+ tests failed:" "$results-$b-$part.log" || continue
+      MICROPY_MICROPYTHON="$mp/ports/unix/build-$b/micropython" \
+        python3 run-tests.py -j 1 -r "$results/$b-$part" "${heapsize[@]}" --run-failures >"$results-$b-$part-rerun.log" 2>&1 || true
+      rerun+=("$results-$b-$part-rerun.log")
+    done
+    names failed "${rerun[@]}" >"$results-$b.failed2"
+    flaky="$(comm -23 "$results-$b.failed" "$results-$b.failed2")"
+    for t in $flaky; do echo "  $t: failed on $b, passed when run again (timing-dependent test)"; done
+    passed[$b]=$((passed[$b] + $(count passed "${rerun[@]}")))
+    failed[$b]=$(wc -l <"$results-$b.failed2")
+    mv "$results-$b.failed2" "$results-$b.failed"
+  fi
+done
 
 echo
-printf '%-6s %6s %6s %6s %6s\n' build tests pass fail skip
-for b in stock rgc; do printf '%-6s %6s %6s %6s %6s\n' $b "${total[$b]}" "${passed[$b]}" "${failed[$b]}" "${skipped[$b]}"; done
-# Regressions: failed on rgc but not on stock; or skipped on rgc but not on stock.
-regress="$(comm -23 "$results-rgc.failed" "$results-stock.failed"; comm -23 "$results-rgc.skipped" "$results-stock.skipped")"
-better="$(comm -13 "$results-rgc.failed" "$results-stock.failed"; comm -13 "$results-rgc.skipped" "$results-stock.skipped")"
-if [ -n "$regress$better" ]; then
-  echo "tests that differ:"
-  for t in $regress; do echo "  $t: fails or skips on rgc only"; done
-  for t in $better; do echo "  $t: fails or skips on stock only"; done
-  for t in $regress; do
-    for f in "$results"/rgc-*/*"$t".py.out; do
-      [ -f "$f" ] && { echo "--- $f (rgc output, last lines)"; tail -n 8 "$f"; echo; }
+printf '%-18s %6s %6s %6s %6s\n' build tests pass fail skip
+for b in "${suite[@]}"; do printf '%-18s %6s %6s %6s %6s\n' $b "${total[$b]}" "${passed[$b]}" "${failed[$b]}" "${skipped[$b]}"; done
+# Regressions: failed on an rgc build but not on stock; or skipped there but not on stock.
+for b in "${suite[@]:1}"; do
+  r="$(comm -23 "$results-$b.failed" "$results-stock.failed"; comm -23 "$results-$b.skipped" "$results-stock.skipped")"
+  better="$(comm -13 "$results-$b.failed" "$results-stock.failed"; comm -13 "$results-$b.skipped" "$results-stock.skipped")"
+  if [ -n "$r$better" ]; then
+    echo "tests that differ ($b vs stock):"
+    for t in $r; do echo "  $t: fails or skips on $b only"; done
+    for t in $better; do echo "  $t: fails or skips on stock only"; done
+    for t in $r; do
+      for f in "$results"/$b-*/*"$t".py.out; do
+        [ -f "$f" ] && { echo "--- $f ($b output, last lines)"; tail -n 8 "$f"; echo; }
+      done
     done
-  done
-else
-  echo "tests that differ: none"
-fi
+  else
+    echo "tests that differ ($b vs stock): none"
+  fi
+  regress="$regress${r:+ $r}"
+done
 
 # ---- 5. gc-heavy tests, timed ------------------------------------------------------------------------
 # tests that collect, allocate until MemoryError, or churn the heap (not those that mostly sleep)
@@ -226,9 +281,40 @@ timeout 120 "$mp/ports/unix/build-rgc-irq/micropython" "$root/compat/micropython
 sed 's/^/  /' "$results-irq.log"
 [ "$(tail -n 1 "$results-irq.log")" = PASS ] || irq_ok=0
 
+# Hard IRQ callbacks at 10 kHz moving references through every container type while the main loop
+# collects (compat/micropython/tests/irq_torture.py): intact on the barrier build; the negative control
+# must lose tokens - reported by the test, or the interpreter dies using a freed object.
+torture_s="${MP_TORTURE_SECONDS:-8}"
+step "hard IRQ callbacks moving references during collections, ${torture_s} s (rgc-irq build, irq_torture.py)"
+timeout $((torture_s * 3 + 60)) "$mp/ports/unix/build-rgc-irq/micropython" \
+  "$root/compat/micropython/tests/irq_torture.py" "$torture_s" intact >"$results-torture.log" 2>&1 || irq_ok=0
+sed 's/^/  /' "$results-torture.log"
+[ "$(tail -n 1 "$results-torture.log")" = PASS ] || { irq_ok=0; echo "  irq_torture.py failed on the barrier build"; }
+step "negative control: the same without the write barrier (rgc-irq-nobarrier build), up to 3 runs of 5 s"
+control_ok=0
+for attempt in 1 2 3; do
+  rc=0
+  timeout 120 "$mp/ports/unix/build-rgc-irq-nobarrier/micropython" \
+    "$root/compat/micropython/tests/irq_torture.py" 5 losses >"$results-control.log" 2>&1 || rc=$?
+  if [ $rc = 0 ] && [ "$(tail -n 1 "$results-control.log")" = PASS ]; then
+    grep "^tokens:" "$results-control.log" | sed "s/^/  run $attempt: lost /"
+    control_ok=1
+    break
+  elif [ $rc -gt 128 ] && [ $rc != 137 ] && [ $rc != 124 ]; then
+    echo "  run $attempt: the interpreter died of signal $((rc - 128)) (a freed object was used)"
+    control_ok=1
+    break
+  fi
+  echo "  run $attempt: nothing lost (exit $rc)"
+done
+if [ $control_ok = 0 ]; then
+  irq_ok=0
+  echo "  the negative control lost nothing: irq_torture.py cannot tell a missing barrier"
+fi
+
 echo
 if [ $irq_ok = 0 ]; then
-  echo "micropython.sh: irq_alloc.py failed on the rgc-irq build"
+  echo "micropython.sh: a hard-IRQ test failed (irq_alloc.py, irq_torture.py or its negative control)"
 fi
 if [ -n "$regress" ] || [ $irq_ok = 0 ]; then
   if [ -n "$regress" ]; then

@@ -511,7 +511,26 @@ static int start_in(rgc_heap *h, const rgc_ctx *c) {
     return r;
 }
 
-static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nwords) {
+/* Deep roots: each object the words refer to is marked and its words are scanned now. */
+RGC_NO_ASAN static void scan_words_deep(rgc_heap *h, void *const *words, size_t nwords) {
+    const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words;
+    for (size_t i = 0; i < nwords; i++) {
+        size_t b = ref_block(h, atomic_load_explicit(&w[i], memory_order_relaxed));
+        if (b == RGC_NONE)
+            continue;
+        const struct rgc_area *a = area_of(h, b);
+        unsigned st = atb_state_in(a, b);
+        if (st != AT_HEAD && st != AT_MARK)
+            continue;
+        mark_block(h, b);
+        size_t e = b + 1u, end = area_end(a);
+        while (e < end && atb_state_in(a, e) == AT_TAIL)
+            e++;
+        scan_words(h, (void *const *)(void *)block_addr_in(a, b), (e - b) * RGC_WORDS_PER_BLOCK);
+    }
+}
+
+static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nwords, bool deep) {
     if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0 ||
         uns_load(&h->roots_owner) != c->level + 1u) {
         stat_inc(h, &h->misuse); /* bad range, or no collection open for this level */
@@ -519,7 +538,10 @@ static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nw
     }
     int r = acquire(h, c, true, MARKS_ONLY); /* marking moves no phase: fine above busy contexts */
     if (r == RGC_OK) {
-        scan_words(h, words, nwords); /* the marking cannot have ended: roots are open */
+        if (deep) /* the marking cannot have ended: roots are open */
+            scan_words_deep(h, words, nwords);
+        else
+            scan_words(h, words, nwords);
         release_role(h);
     }
     return r;
@@ -539,7 +561,7 @@ static int sweep_all_in(rgc_heap *h, const rgc_ctx *c) {
     return RGC_OK;
 }
 
-enum { ENTRY_FULL, ENTRY_STEP, ENTRY_FINISH, ENTRY_START, ENTRY_ROOTS, ENTRY_SWEEP_ALL };
+enum { ENTRY_FULL, ENTRY_STEP, ENTRY_FINISH, ENTRY_START, ENTRY_ROOTS, ENTRY_ROOTS_DEEP, ENTRY_SWEEP_ALL };
 
 /* Every public collection call runs in a context of its own (rgc_busy_depth covers it). */
 static int entry(rgc_heap *h, int which, size_t budget, void *const *words, size_t nwords) {
@@ -554,7 +576,8 @@ static int entry(rgc_heap *h, int which, size_t budget, void *const *words, size
     case ENTRY_STEP: r = rgc_collect_step_in(h, &c, budget, true); break;
     case ENTRY_FINISH: r = rgc_collect_run(h, &c, COLLECT_FINISH); break;
     case ENTRY_START: r = start_in(h, &c); break;
-    case ENTRY_ROOTS: r = roots_in(h, &c, words, nwords); break;
+    case ENTRY_ROOTS: r = roots_in(h, &c, words, nwords, false); break;
+    case ENTRY_ROOTS_DEEP: r = roots_in(h, &c, words, nwords, true); break;
     default: r = sweep_all_in(h, &c); break;
     }
     ctx_leave(h, &c);
@@ -568,4 +591,7 @@ int rgc_collect_start(rgc_heap *h) { return entry(h, ENTRY_START, 0, NULL, 0); }
 int rgc_sweep_all(rgc_heap *h) { return entry(h, ENTRY_SWEEP_ALL, 0, NULL, 0); }
 int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords) {
     return entry(h, ENTRY_ROOTS, 0, words, nwords);
+}
+int rgc_collect_roots_deep(rgc_heap *h, void *const *words, size_t nwords) {
+    return entry(h, ENTRY_ROOTS_DEEP, 0, words, nwords);
 }

@@ -61,7 +61,8 @@ enum { AT_FREE = 0u, AT_HEAD = 1u, AT_TAIL = 2u, AT_MARK = 3u };
  * without pushing it (the barrier, deferred frees, mark-stack overflow). The collector leaves MARK for
  * SWEEP with one compare-and-swap from exactly PHASE_MARK, so a request can never be lost. */
 enum { PHASE_IDLE = 0u, PHASE_MARK = 1u, PHASE_SWEEP = 2u, PHASE_BITS = 3u, STATE_RESCAN = 4u };
-_Static_assert(PHASE_MARK == 1u && PHASE_BITS == 3u, "rgc_marking (rgc.h) reads the phase this way");
+_Static_assert(PHASE_IDLE == 0u && PHASE_MARK == 1u && PHASE_BITS == 3u,
+               "rgc_marking and rgc_collecting (rgc.h) read the phase this way");
 
 /* In-progress slots (DESIGN 6): each context publishes the block it is working on before touching it.
  * The collector treats every published block as a root; operations that modify an existing object

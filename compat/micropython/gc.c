@@ -290,8 +290,10 @@ void gc_collect_start(void) {
     MP_STATE_MEM(gc_alloc_amount) = 0;
     #endif
     int rc = rgc_collect_start(&mp_rgc_heap);
-    if (rc == RGC_BUSY) {
-        /* a collection left unfinished (an exception escaped a gc_collect): finish it, start anew */
+    if (rc == RGC_BUSY && rgc_port_level() == 0) {
+        /* a collection left unfinished (an exception escaped a gc_collect): finish it, start anew.
+         * Never from an interrupt handler: thread code's inline write barrier (gc_write_barrier.h)
+         * relies on no level above it advancing a collection it left in progress. */
         rgc_collect_finish(&mp_rgc_heap);
         rc = rgc_collect_start(&mp_rgc_heap);
     }
@@ -423,7 +425,13 @@ void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
 
 void gc_free(void *ptr) {
     if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {
-        return; /* locked: the collector will reclaim it */
+        /* locked: the collector will reclaim it. A free deletes every reference the object holds
+         * (m_renew's old copy, a rehashed table): while a collection is marking they must survive it,
+         * as rgc_free would ensure. */
+        if (ptr != NULL && rgc_marking(&mp_rgc_heap)) {
+            rgc_shade(&mp_rgc_heap, ptr);
+        }
+        return;
     }
     if (ptr == NULL) {
         return;

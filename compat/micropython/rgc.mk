@@ -12,6 +12,14 @@ $(BUILD)/py/gc.o: CFLAGS += -std=gnu11 -I$(RGC_ROOT)/include
 $(BUILD)/py/gc.o: $(RGC_COMPAT_DIR)/gc.c $(RGC_ROOT)/include/rgc.h $(RGC_ROOT)/include/rgc_config.h
 	$(call compile_c)
 
+# The write barrier (MP_GC_WRITE, MP_GC_SHADE, MP_GC_SHADE_RANGE in py/obj.h; patches/ adds them to
+# MicroPython) on rgc: gc_write_barrier.h. RGC_WRITE_BARRIER=0 builds without it (the negative control
+# of tests/irq_torture.py: objects moved by hard IRQ callbacks during a collection get lost).
+RGC_WRITE_BARRIER ?= 1
+ifneq ($(RGC_WRITE_BARRIER),0)
+CFLAGS += -DMICROPY_GC_WRITE_BARRIER=1 -I$(RGC_COMPAT_DIR) -I$(RGC_ROOT)/include
+endif
+
 # librgc.a after every object (LDFLAGS follows $^ on the link line); the posix port needs pthreads.
 LDFLAGS += -L$(RGC_LIB_DIR) -lrgc -lpthread
 $(BUILD)/$(PROG): $(RGC_LIB_DIR)/librgc.a

@@ -45,14 +45,14 @@ def run(ms, gc_locked):
         bad += check()
         loops += 1
     rgcirq.stop()
-    runs, in_collection, exceptions, memory_errors = rgcirq.stats()
+    runs, in_collection, exceptions, memory_errors, in_marking = rgcirq.stats()
     return loops, runs, in_collection, exceptions, memory_errors, bad + check()
 
 
 loops, runs, in_coll, exc, mem, bad = run(1500, False)
 print("interrupts:", runs, "of which during a collection:", in_coll, "main loops:", loops)
 print("allocating hard IRQ: exceptions", exc, "corrupt entries", bad)
-collections, failed, misuse, check_rc = rgcirq.heap()
+collections, failed, misuse, check_rc, verify_reports = rgcirq.heap()
 print("rgc: collections", collections, "misuse", misuse, "check", check_rc)
 ok = runs > 1000 and in_coll > 0 and exc == 0 and bad == 0 and misuse == 0 and check_rc == 0
 

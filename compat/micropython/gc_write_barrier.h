@@ -1,0 +1,40 @@
+/* gc_write_barrier.h - MicroPython's write barrier (MP_GC_WRITE, MP_GC_SHADE, MP_GC_SHADE_RANGE in
+ * py/obj.h, added by patches/) on rgc. rgc.mk puts this directory on the include path and defines
+ * MICROPY_GC_WRITE_BARRIER=1.
+ *
+ * rgc marks a snapshot of the heap (Yuasa deletion barrier): while a collection is marking - suspended
+ * below an interrupt handler, or paused between the steps of an incremental collection - every
+ * reference that a store overwrites must be shaded, or an object reachable only through a slot that
+ * was already moved elsewhere would be freed. Outside a marking each barrier is one load and a branch.
+ *
+ * The inline form is exact because in MicroPython collections advance only at thread level: a hard IRQ
+ * handler may run a whole collection when none is in progress (it starts and ends inside the handler),
+ * never finish or step one that thread code left open (compat gc.c refuses that). See rgc.h. */
+#ifndef RGC_MP_GC_WRITE_BARRIER_H
+#define RGC_MP_GC_WRITE_BARRIER_H
+
+#include <rgc.h>
+
+extern rgc_heap mp_rgc_heap;
+
+#define MP_GC_SHADE(old)                                                                          \
+    do {                                                                                          \
+        if (rgc_marking(&mp_rgc_heap))                                                            \
+            rgc_shade(&mp_rgc_heap, (const void *)(old));                                         \
+    } while (0)
+
+#define MP_GC_SHADE_RANGE(words, n)                                                               \
+    do {                                                                                          \
+        if (rgc_marking(&mp_rgc_heap))                                                            \
+            rgc_shade_range(&mp_rgc_heap, (void *const *)(const void *)(words), (n));             \
+    } while (0)
+
+#define MP_GC_WRITE(slot, value)                                                                  \
+    do {                                                                                          \
+        const void *mp_gc_old_ = (const void *)*(slot);                                           \
+        *(slot) = (value);                                                                        \
+        if (rgc_marking(&mp_rgc_heap))                                                            \
+            rgc_shade(&mp_rgc_heap, mp_gc_old_);                                                  \
+    } while (0)
+
+#endif
