@@ -119,6 +119,11 @@ deep=-DRGC_MARK_STACK_DEPTH=8192
 cmake -S "$root" -B "$out/mp-rgc-deep" -DCMAKE_BUILD_TYPE=Release -DRGC_PORT=posix \
   -DRGC_BUILD_TESTS=OFF -DRGC_BUILD_EXAMPLES=OFF -DCMAKE_C_FLAGS="$deep" >/dev/null
 cmake --build "$out/mp-rgc-deep" -j "$jobs" >/dev/null
+# For the verifier build: the tri-colour verifier on (RGC_VERIFY=1), the deep mark stack too (a rescan
+# would repair, and so hide, the edges the verifier looks for)
+cmake -S "$root" -B "$out/mp-rgc-verify" -DCMAKE_BUILD_TYPE=Release -DRGC_PORT=posix \
+  -DRGC_BUILD_TESTS=OFF -DRGC_BUILD_EXAMPLES=OFF -DCMAKE_C_FLAGS="-DRGC_VERIFY=1 $deep" >/dev/null
+cmake --build "$out/mp-rgc-verify" -j "$jobs" >/dev/null
 
 # ---- 3. the unix port, stock and on rgc --------------------------------------------------------------
 # Debian's configuration of the standard variant (debian/rules), without JNI; binaries not stripped.
@@ -132,13 +137,24 @@ make -s -C "$mp/mpy-cross" -j "$jobs" >"$out/mp-mpy-cross.log" 2>&1 || { tail -n
 build_port() { # name, extra make arguments
   local name="$1"; shift
   step "unix port, $name build (ports/unix/build-$name)"
+  # make does not rebuild when only the flags change (and the heap handle's layout depends on them):
+  # a build directory made with other arguments is built again from scratch
+  local want="${config[*]} $*"
+  if [ -d "$mp/ports/unix/build-$name" ] && [ "$(cat "$mp/ports/unix/build-$name/.rgc-args" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$mp/ports/unix/build-$name"
+  fi
   if ! make -C "$mp/ports/unix" -j "$jobs" BUILD="build-$name" "${config[@]}" "$@" >"$out/mp-build-$name.log" 2>&1; then
     tail -n 40 "$out/mp-build-$name.log"
     exit 1
   fi
+  echo "$want" >"$mp/ports/unix/build-$name/.rgc-args"
 }
 build_port stock
 build_port rgc -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc"
+# the same without the write barrier: the test suite must pass on it too, and it is the baseline of the
+# barrier's cost (step 5)
+build_port rgc-nobarrier -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc" \
+  RGC_WRITE_BARRIER=0
 # the rgc build plus the rgcirq module (hard interrupts on rgc's interrupt simulator), for step 6: with
 # the write barrier, and without it (the negative control of irq_torture.py)
 irqflags="$deep${MP_CFLAGS:+ $MP_CFLAGS}"
@@ -147,6 +163,13 @@ build_port rgc-irq -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$r
 build_port rgc-irq-nobarrier -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" \
   RGC_LIB_DIR="$out/mp-rgc-deep" USER_C_MODULES="$root/compat/micropython/usermod" CFLAGS_EXTRA="$irqflags" \
   RGC_WRITE_BARRIER=0
+# incremental collection (compat/micropython/README.md), and the same with collections started after
+# every 1/64 of the heap, in steps of 16 units (thread code runs almost always while a collection is
+# marking) on a librgc with the tri-colour verifier: any store that misses the barrier is reported
+build_port rgc-incr -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc" \
+  CFLAGS_EXTRA="-DMICROPY_GC_RGC_INCREMENTAL=1${MP_CFLAGS:+ $MP_CFLAGS}"
+build_port rgc-verify -f Makefile -f "$root/compat/micropython/rgc.mk" RGC_ROOT="$root" RGC_LIB_DIR="$out/mp-rgc-verify" \
+  CFLAGS_EXTRA="-DMICROPY_GC_RGC_INCREMENTAL=1 -DMICROPY_GC_RGC_STEP_START_DIVISOR=64 -DMICROPY_GC_RGC_STEP_MIN=16 -DMICROPY_GC_RGC_STEP_WORK=1 $deep${MP_CFLAGS:+ $MP_CFLAGS}"
 nm "$mp/ports/unix/build-rgc/micropython" | grep " rgc_shade$" >/dev/null || { echo "rgc build has no write barrier" >&2; exit 1; }
 if nm "$mp/ports/unix/build-rgc-irq-nobarrier/micropython" | grep -q " rgc_shade$"; then
   echo "rgc-irq-nobarrier build has a write barrier" >&2; exit 1
@@ -169,9 +192,10 @@ for t in "${excluded[@]}"; do testset=(-e "$t" "${testset[@]}"); done
 count() { { grep -hE "^[0-9]+ tests $1" "${@:2}" || true; } | awk '{s += $1} END {print s + 0}'; }
 names() { { grep -hE "^[0-9]+ tests $1:" "${@:2}" || true; } | cut -d: -f2- | tr ' ' '\n' | sed '/^$/d' | sort -u; }
 declare -A passed failed skipped total
-# stock, rgc (with the write barrier) and rgc without the barrier (the rgc-irq-nobarrier build): the
-# barrier must not change what passes
-suite=(stock rgc rgc-irq-nobarrier)
+# stock, rgc (with the write barrier), rgc without it, rgc with incremental collection, and the
+# verifier build: none may fail or skip a test stock passes, and the verifier must report nothing (a
+# report would also change a test's output)
+suite=(stock rgc rgc-nobarrier rgc-incr rgc-verify)
 for b in "${suite[@]}"; do
   step "run-tests.py on the $b build: basics micropython stress thread (less ${excluded[*]}) + ${#extmod_gc[@]} extmod gc tests"
   rm -rf "$results/$b-main" "$results/$b-extmod"
@@ -232,6 +256,17 @@ for b in "${suite[@]:1}"; do
   fi
   regress="$regress${r:+ $r}"
 done
+"$mp/ports/unix/build-rgc-verify/micropython" "$root/compat/micropython/tests/verify_moves.py" \
+  >"$results-verify-moves.log" 2>&1 || true
+moves_reports=$(grep -c "^rgc-verify:" "$results-verify-moves.log" || true)
+verify_reports=$(cat "$results"/rgc-verify-*/*.out "$results-verify-moves.log" 2>/dev/null | grep -c "^rgc-verify:" || true)
+echo "tri-colour verifier (rgc-verify build, incremental): $verify_reports report(s) over every test" \
+  "and verify_moves.py ($moves_reports there; it printed: $(tail -n 1 "$results-verify-moves.log"))"
+[ "$(tail -n 1 "$results-verify-moves.log")" = intact ] || regress="$regress verify_moves.py"
+if [ "$verify_reports" != 0 ]; then
+  grep -h "^rgc-verify:" "$results"/rgc-verify-*/*.out | head -n 20
+  regress="$regress verifier-reports"
+fi
 
 # ---- 5. gc-heavy tests, timed ------------------------------------------------------------------------
 # tests that collect, allocate until MemoryError, or churn the heap (not those that mostly sleep)
@@ -272,6 +307,36 @@ for bm in "${bms[@]}"; do
   rg=$(awk -v f="$bm:" '$1 == f {print $2}' "$results-perf-rgc.log")
   printf '%-36s %9s %9s\n' "$bm" "${st:-error}" "${rg:-error}"
 done
+
+# The longest pause automatic collection imposes (compat/micropython/tests/pause.py: a live set of 40% of
+# the heap, every allocation timed): stock's whole collection vs rgc's full collection vs one step of
+# rgc's incremental collection. Median (and range) of the longest allocation over MP_PAUSE_RUNS
+# interleaved runs per heap size; a measurement, never a pass/fail.
+pause_runs="${MP_PAUSE_RUNS:-3}"
+step "longest pause of automatic collection (pause.py), us: median [min-max] of $pause_runs interleaved runs"
+printf '%-8s %26s %26s %26s\n' heap stock rgc rgc-incr
+for hs in 256K 2M 16M; do
+  case $hs in 256K) n=60000 ;; 2M) n=300000 ;; *) n=1500000 ;; esac
+  declare -A pl=()
+  for ((i = 0; i < pause_runs; i++)); do
+    for b in stock rgc rgc-incr; do
+      line=$("$mp/ports/unix/build-$b/micropython" -X heapsize=$hs "$root/compat/micropython/tests/pause.py" $n)
+      pl[$b]="${pl[$b]:-} $(echo "$line" | awk '{for (i = 1; i < NF; i++) if ($i == "longest_us") print $(i + 1)}')"
+    done
+  done
+  row=()
+  for b in stock rgc rgc-incr; do
+    row+=("$(echo ${pl[$b]} | tr ' ' '\n' | sort -n | awk '{v[NR] = $1} END {printf "%d [%d-%d]", v[int((NR + 1) / 2)], v[1], v[NR]}')")
+  done
+  printf '%-8s %26s %26s %26s\n' "$hs" "${row[@]}"
+  unset pl
+done
+
+# What the write barrier costs: the rgc build against the same build without it, every perf_bench
+# benchmark, interleaved pairs (MP_PERF_ROUNDS, default 3; the issue's target is <= 1.03x)
+step "write barrier cost: perf_bench, rgc / rgc-nobarrier (compat/micropython/perf_pairs.py)"
+python3 "$root/compat/micropython/perf_pairs.py" -n "${MP_PERF_N:-1000}" -m "${MP_PERF_M:-1000}" -r "${MP_PERF_ROUNDS:-3}" \
+  "$mp/tests" rgc="$mp/ports/unix/build-rgc/micropython" nobarrier="$mp/ports/unix/build-rgc-nobarrier/micropython"
 
 # ---- 6. hard interrupts that allocate (what rgc enables) ----------------------------------------------
 step "hard IRQ callbacks that allocate, preempting collections (rgc-irq build, compat/micropython/tests/irq_alloc.py)"

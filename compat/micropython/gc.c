@@ -52,6 +52,32 @@ _Static_assert(MICROPY_BYTES_PER_GC_BLOCK == RGC_BLOCK_BYTES,
 #error "MICROPY_GC_SPLIT_HEAP_AUTO is not supported by the rgc compat layer (areas are never released)"
 #endif
 
+/* Incremental collection (MICROPY_GC_RGC_INCREMENTAL=1): automatic collections run as bounded steps
+ * interleaved with thread code instead of one pause. Once STEP_START_DIVISOR-th of the heap has been
+ * allocated since the last collection began (or gc.threshold() is reached), the allocator runs the
+ * port's gc_collect() to take the root snapshot - stacks, registers, other threads, MicroPython's
+ * root pointers - and leaves the collection paused; every later allocation at thread level advances it
+ * by STEP_WORK units per block allocated (at least STEP_MIN; a unit is one block visited). An
+ * allocation that fails finishes it and retries, then collects in full, as py/gc.c would. gc.collect()
+ * is always a full collection. Sound because of the write barrier (patches/), objects born marked, and
+ * deep stack roots: everything the stacks point at (interpreter frames in heap objects, which the VM
+ * updates with plain stores) is scanned at the snapshot (rgc_collect_roots_deep). */
+#ifndef MICROPY_GC_RGC_INCREMENTAL
+#define MICROPY_GC_RGC_INCREMENTAL (0)
+#endif
+#if MICROPY_GC_RGC_INCREMENTAL && !MICROPY_GC_WRITE_BARRIER
+#error "MICROPY_GC_RGC_INCREMENTAL needs MicroPython's write barrier (compat/micropython/patches, rgc.mk)"
+#endif
+#ifndef MICROPY_GC_RGC_STEP_WORK
+#define MICROPY_GC_RGC_STEP_WORK (8)
+#endif
+#ifndef MICROPY_GC_RGC_STEP_MIN
+#define MICROPY_GC_RGC_STEP_MIN (256)
+#endif
+#ifndef MICROPY_GC_RGC_STEP_START_DIVISOR
+#define MICROPY_GC_RGC_STEP_START_DIVISOR (4)
+#endif
+
 /* The one heap. Public so that port code (interrupt dispatch, diagnostics) can use rgc directly. */
 rgc_heap mp_rgc_heap;
 
@@ -74,6 +100,11 @@ rgc_heap mp_rgc_heap;
 #define RGC_MAX_AREAS 1
 #endif
 static void *pool_base[RGC_MAX_AREAS];
+#if MICROPY_GC_RGC_INCREMENTAL
+static bool incr_pause;          /* the running gc_collect() is the allocator's: leave it paused */
+static size_t incr_allocated;    /* blocks allocated at thread level since the last collection began */
+static size_t incr_start_blocks; /* ... at which the allocator starts one */
+#endif
 static void *area_start[RGC_MAX_AREAS];
 static size_t n_areas;
 
@@ -219,6 +250,14 @@ static uint32_t collected_total(void) {
 }
 #endif
 
+/* The tri-colour verifier's report (librgc built with RGC_VERIFY=1; never called otherwise): a marked
+ * object refers to an unmarked one - a pointer store that missed the write barrier. The verifier marks
+ * the target itself, so the program goes on; the report makes MicroPython's test outputs differ. */
+static void verify_report(void *holder, size_t word, void *target) {
+    mp_printf(&mp_plat_print, "rgc-verify: marked object %p (first word %p) word %u refers to unmarked %p (first word %p)\n",
+        holder, *(void **)holder, (uint)word, target, *(void **)target);
+}
+
 /* ---- heap set-up ------------------------------------------------------------------------------ */
 
 void gc_init(void *start, void *end) {
@@ -235,6 +274,12 @@ void gc_init(void *start, void *end) {
     }
     #if MICROPY_ENABLE_FINALISER
     rgc_set_finaliser(&mp_rgc_heap, run_finaliser);
+    #endif
+    rgc_set_verify_hook(&mp_rgc_heap, verify_report);
+    #if MICROPY_GC_RGC_INCREMENTAL
+    incr_pause = false;
+    incr_allocated = 0;
+    incr_start_blocks = (size_t)((byte *)end - (byte *)start) / BYTES_PER_BLOCK / MICROPY_GC_RGC_STEP_START_DIVISOR;
     #endif
 
     MP_STATE_THREAD(gc_lock_depth) = 0;
@@ -319,6 +364,12 @@ __attribute__((no_sanitize_address))
 #endif
 void gc_collect_root(void **ptrs, size_t len) {
     if (len > 0) {
+        #if MICROPY_GC_RGC_INCREMENTAL
+        if (incr_pause) {
+            rgc_collect_roots_deep(&mp_rgc_heap, (void *const *)ptrs, len);
+            return;
+        }
+        #endif
         rgc_collect_roots(&mp_rgc_heap, (void *const *)ptrs, len);
     }
 }
@@ -332,9 +383,54 @@ static void gc_collect_done(void) {
 }
 
 void gc_collect_end(void) {
+    #if MICROPY_GC_RGC_INCREMENTAL
+    if (incr_pause) {
+        /* the roots are in: one step closes the collection for roots, the allocator does the rest */
+        rgc_collect_step(&mp_rgc_heap, MICROPY_GC_RGC_STEP_MIN);
+        gc_collect_done();
+        return;
+    }
+    #endif
     rgc_collect_finish(&mp_rgc_heap);
     gc_collect_done();
 }
+
+#if MICROPY_GC_RGC_INCREMENTAL
+/* Advance the paused collection by `units` (thread level, GC mutex held). The collect flag is set as
+ * during gc_collect: finalisers that run in the step's sweep cannot allocate, as in py/gc.c. */
+static void incr_step(size_t units) {
+    MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
+    rgc_collect_step(&mp_rgc_heap, units);
+    MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
+}
+
+static void incr_finish(void) {
+    MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
+    rgc_collect_finish(&mp_rgc_heap);
+    MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
+}
+
+/* Before a thread-level allocation of n_blocks: pace the collection in progress, or start one. */
+static void incr_before_alloc(size_t n_blocks) {
+    if (rgc_collecting(&mp_rgc_heap)) {
+        size_t units = n_blocks * MICROPY_GC_RGC_STEP_WORK;
+        incr_step(units > MICROPY_GC_RGC_STEP_MIN ? units : MICROPY_GC_RGC_STEP_MIN);
+        return;
+    }
+    bool due = incr_allocated >= incr_start_blocks;
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    due = due || MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold);
+    #endif
+    if (due && MP_STATE_MEM(gc_auto_collect_enabled)) {
+        GC_EXIT();
+        incr_pause = true;
+        gc_collect(); /* the port's: the root snapshot; gc_collect_end leaves it paused */
+        incr_pause = false;
+        incr_allocated = 0;
+        GC_ENTER();
+    }
+}
+#endif
 
 void gc_sweep_all(void) {
     gc_collect_start_common();
@@ -344,6 +440,31 @@ void gc_sweep_all(void) {
     rgc_sweep_all(&mp_rgc_heap);
     gc_collect_done();
 }
+
+#if MICROPY_PY_THREAD && !MICROPY_PY_THREAD_GIL && MICROPY_GC_WRITE_BARRIER
+/* The write barrier's shade (gc_write_barrier.h) from threads that may run on other cores: under the
+ * GC mutex, like every other rgc call from thread code. Interrupt handlers preempt the thread that may
+ * hold it: they call rgc directly. */
+void gc_barrier_shade(const void *old) {
+    if (rgc_port_level() > 0) {
+        rgc_shade(&mp_rgc_heap, old);
+        return;
+    }
+    GC_ENTER();
+    rgc_shade(&mp_rgc_heap, old);
+    GC_EXIT();
+}
+
+void gc_barrier_shade_range(void *const *words, size_t n) {
+    if (rgc_port_level() > 0) {
+        rgc_shade_range(&mp_rgc_heap, words, n);
+        return;
+    }
+    GC_ENTER();
+    rgc_shade_range(&mp_rgc_heap, words, n);
+    GC_EXIT();
+}
+#endif
 
 /* ---- allocation ------------------------------------------------------------------------------- */
 
@@ -367,7 +488,9 @@ static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
     size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
     GC_ENTER();
     int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
-    #if MICROPY_GC_ALLOC_THRESHOLD
+    #if MICROPY_GC_RGC_INCREMENTAL
+    incr_before_alloc(n_blocks);
+    #elif MICROPY_GC_ALLOC_THRESHOLD
     if (!collected && MP_STATE_MEM(gc_alloc_amount) >= MP_STATE_MEM(gc_alloc_threshold)) {
         GC_EXIT();
         gc_collect();
@@ -382,6 +505,12 @@ static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
         if (p != NULL) {
             break;
         }
+        #if MICROPY_GC_RGC_INCREMENTAL
+        if (rgc_collecting(&mp_rgc_heap)) {
+            incr_finish(); /* the paused collection may free enough */
+            continue;
+        }
+        #endif
         GC_EXIT();
         if (collected) {
             return NULL;
@@ -392,9 +521,11 @@ static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
     }
     #if MICROPY_GC_ALLOC_THRESHOLD
     MP_STATE_MEM(gc_alloc_amount) += n_blocks;
-    #else
-    (void)n_blocks;
     #endif
+    #if MICROPY_GC_RGC_INCREMENTAL
+    incr_allocated += n_blocks;
+    #endif
+    (void)n_blocks;
     GC_EXIT();
     return p;
 }

@@ -17,16 +17,29 @@
 
 extern rgc_heap mp_rgc_heap;
 
+/* The slow halves. rgc serves the interrupt levels of one core; MicroPython's threads without a GIL
+ * run on several cores and call rgc under the GC mutex (compat gc.c), so there the shade takes it too
+ * (gc_barrier_shade*, in gc.c). */
+#if MICROPY_PY_THREAD && !MICROPY_PY_THREAD_GIL
+void gc_barrier_shade(const void *old);
+void gc_barrier_shade_range(void *const *words, size_t n);
+#define RGC_MP_SHADE(old) gc_barrier_shade(old)
+#define RGC_MP_SHADE_RANGE(words, n) gc_barrier_shade_range((words), (n))
+#else
+#define RGC_MP_SHADE(old) rgc_shade(&mp_rgc_heap, (old))
+#define RGC_MP_SHADE_RANGE(words, n) rgc_shade_range(&mp_rgc_heap, (words), (n))
+#endif
+
 #define MP_GC_SHADE(old)                                                                          \
     do {                                                                                          \
         if (rgc_marking(&mp_rgc_heap))                                                            \
-            rgc_shade(&mp_rgc_heap, (const void *)(old));                                         \
+            RGC_MP_SHADE((const void *)(old));                                                    \
     } while (0)
 
 #define MP_GC_SHADE_RANGE(words, n)                                                               \
     do {                                                                                          \
         if (rgc_marking(&mp_rgc_heap))                                                            \
-            rgc_shade_range(&mp_rgc_heap, (void *const *)(const void *)(words), (n));             \
+            RGC_MP_SHADE_RANGE((void *const *)(const void *)(words), (n));                       \
     } while (0)
 
 #define MP_GC_WRITE(slot, value)                                                                  \
@@ -34,7 +47,7 @@ extern rgc_heap mp_rgc_heap;
         const void *mp_gc_old_ = (const void *)*(slot);                                           \
         *(slot) = (value);                                                                        \
         if (rgc_marking(&mp_rgc_heap))                                                            \
-            rgc_shade(&mp_rgc_heap, mp_gc_old_);                                                  \
+            RGC_MP_SHADE(mp_gc_old_);                                                             \
     } while (0)
 
 #endif
