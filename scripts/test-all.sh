@@ -15,10 +15,12 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 
 run() { # name, then cmake arguments
   local name="$1"; shift
+  local t0=$(date +%s)
   echo "=== $name ==="
   cmake -S "$root" -B "$out/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$out/$name" -j "$jobs"
   ctest --test-dir "$out/$name" --output-on-failure -j "$jobs"
+  echo "=== $name: done in $(($(date +%s) - t0)) s ==="
 }
 
 # librgc.a for Cortex-M through the toolchain file: LDREX/STREX build (M3) and masked-atomics build

@@ -1210,6 +1210,7 @@ static void op_link(octx *c)
 {
     int a_id = pick_obj(c->r, true);
     unsigned k = u8(c->r), mode = u8(c->r) % 7u;
+    bool inline_barrier = (k & 0x80u) != 0; /* a plain write takes rgc.h's inline form instead */
     if (a_id < 0 || bad_level())
         return;
     fobj *A = &g_obj[a_id];
@@ -1257,12 +1258,18 @@ static void op_link(octx *c)
     call_begin(c);
     void *old = NULL;
     void **slot = (void **)(void *)A->p + k;
-    if (swap)
+    if (swap) {
         old = rgc_swap(&g_heap, slot, v.raw);
-    else
+    } else if (inline_barrier) {
+        /* rgc_marking + rgc_shade, as a runtime inlines it (MicroPython's MP_GC_WRITE) */
+        void *prev = atomic_exchange((_Atomic(void *) *)(void *)slot, v.raw);
+        if (rgc_marking(&g_heap))
+            rgc_shade(&g_heap, prev);
+    } else {
         rgc_write(&g_heap, slot, v.raw);
+    }
     call_end(c);
-    acct_end(a, 0, "rgc_write into an object");
+    acct_end(a, 0, inline_barrier && !swap ? "rgc_shade (inline barrier)" : "rgc_write into an object");
     if (ref_ok(v))
         unpin(v.id);
     unpin(a_id);
@@ -1410,7 +1417,8 @@ static void op_collect(octx *c, int how)
 
 static void op_roots(octx *c)
 {
-    unsigned kind = u8(c->r) % 6u;
+    unsigned raw = u8(c->r), kind = raw % 6u;
+    bool deep = (raw / 6u) & 1u; /* rgc_collect_roots_deep: the same contract, more marked at once */
     void *local[8];
     void *const *words = NULL;
     size_t n = 0;
@@ -1442,12 +1450,12 @@ static void op_roots(octx *c)
     bool bad = bad_level() || words == NULL || ((uintptr_t)words % W) != 0 ||
                atomic_load(&g_heap.roots_owner) != fuzz_level() + 1u;
     int want = bad ? RGC_EINVAL : expect_rc(true, MARKS_ONLY);
-    LOG("collect_roots(%p, %zu) expecting %d", (const void *)words, n, want);
+    LOG("collect_roots%s(%p, %zu) expecting %d", deep ? "_deep" : "", (const void *)words, n, want);
     if (pid >= 0)
         pin(pid);
     acct a = acct_begin();
     call_begin(c);
-    int r = rgc_collect_roots(&g_heap, words, n);
+    int r = deep ? rgc_collect_roots_deep(&g_heap, words, n) : rgc_collect_roots(&g_heap, words, n);
     bool fired = call_end(c);
     acct_end(a, fired && !bad_level() && words != NULL && ((uintptr_t)words % W) == 0 ? -1 : (bad ? 1 : 0),
              "rgc_collect_roots");
