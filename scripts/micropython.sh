@@ -333,9 +333,16 @@ for hs in 256K 2M 16M; do
 done
 
 # What the write barrier costs: the rgc build against the same build without it, every perf_bench
-# benchmark, interleaved pairs (MP_PERF_ROUNDS, default 3; the target is <= 1.03x)
+# benchmark - instructions per run (callgrind: independent of the machine's load), then time in
+# interleaved pairs (MP_PERF_ROUNDS, default 5)
 step "write barrier cost: perf_bench, rgc / rgc-nobarrier (compat/micropython/perf_pairs.py)"
-python3 "$root/compat/micropython/perf_pairs.py" -n "${MP_PERF_N:-1000}" -m "${MP_PERF_M:-1000}" -r "${MP_PERF_ROUNDS:-3}" \
+if command -v valgrind >/dev/null 2>&1; then
+  python3 "$root/compat/micropython/perf_pairs.py" --instructions -n "${MP_PERF_N:-1000}" -m "${MP_PERF_M:-1000}" \
+    "$mp/tests" rgc="$mp/ports/unix/build-rgc/micropython" nobarrier="$mp/ports/unix/build-rgc-nobarrier/micropython"
+else
+  echo "  (valgrind not installed: instruction counts skipped)"
+fi
+python3 "$root/compat/micropython/perf_pairs.py" -n "${MP_PERF_N:-1000}" -m "${MP_PERF_M:-1000}" -r "${MP_PERF_ROUNDS:-5}" \
   "$mp/tests" rgc="$mp/ports/unix/build-rgc/micropython" nobarrier="$mp/ports/unix/build-rgc-nobarrier/micropython"
 
 # ---- 6. hard interrupts that allocate (what rgc enables) ----------------------------------------------

@@ -17,7 +17,7 @@ run() { # name, then cmake arguments
   local name="$1"; shift
   local t0=$(date +%s)
   echo "=== $name ==="
-  cmake -S "$root" -B "$out/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake -S "$root" -B "$out/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRGC_WERROR=ON "$@" >/dev/null
   cmake --build "$out/$name" -j "$jobs"
   ctest --test-dir "$out/$name" --output-on-failure -j "$jobs"
   echo "=== $name: done in $(($(date +%s) - t0)) s ==="
@@ -29,7 +29,7 @@ if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
   for cpu in cortex-m3 cortex-m0plus; do
     echo "=== arm-none-eabi $cpu (librgc.a, MinSizeRel) ==="
     cmake -S "$root" -B "$out/arm-$cpu" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/arm-none-eabi.cmake" \
-      -DRGC_CPU=$cpu -DRGC_PORT=cortex-m -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+      -DRGC_CPU=$cpu -DRGC_PORT=cortex-m -DCMAKE_BUILD_TYPE=MinSizeRel -DRGC_WERROR=ON >/dev/null
     cmake --build "$out/arm-$cpu" -j "$jobs" >/dev/null
     arm-none-eabi-size -t "$out/arm-$cpu/librgc.a" | tail -n 1 | awk -v c=$cpu '{print c ": librgc.a text " $1 " bytes, data " $2 ", bss " $3}'
   done

@@ -173,6 +173,12 @@ static char *put_hex(char *out, size_t v, unsigned digits) {
     return out;
 }
 
+void *rgc_area_pool(rgc_heap *h, unsigned area) {
+    if (!heap_ok(h) || area >= heap_areas(h))
+        return NULL;
+    return h->areas[area].pool;
+}
+
 void rgc_dump(rgc_heap *h, void (*print)(void *ctx, const char *s), void *ctx) {
     if (print == NULL)
         return;

@@ -93,20 +93,14 @@ rgc_heap mp_rgc_heap;
 #define GC_EXIT()
 #endif
 
-/* Base address of each area's pool (block 0), for gc_dump_alloc_table's object-type letters; NULL when
- * unknown. rgc does not export its layout, so gc_init finds it with a probe allocation in the empty
- * heap (first fit puts it at block 0) and checks the probe against rgc_dump's map. */
 #ifndef RGC_MAX_AREAS
 #define RGC_MAX_AREAS 1
 #endif
-static void *pool_base[RGC_MAX_AREAS];
 #if MICROPY_GC_RGC_INCREMENTAL
 static bool incr_pause;          /* the running gc_collect() is the allocator's: leave it paused */
 static size_t incr_allocated;    /* blocks allocated at thread level since the last collection began */
 static size_t incr_start_blocks; /* ... at which the allocator starts one */
 #endif
-static void *area_start[RGC_MAX_AREAS];
-static size_t n_areas;
 
 /* ---- reading rgc_dump's map: "oooooooo: <one char per block>\n", 64 blocks a line ----------------- */
 
@@ -186,37 +180,6 @@ static void walk_map(block_fn each, void *ctx) {
     rgc_dump(&mp_rgc_heap, map_line, &w);
 }
 
-/* Probe: is the 1-block object p at block 0 of the last area in the map? */
-typedef struct {
-    size_t area;
-    int first_kind;
-    size_t heads;
-} probe_t;
-
-static void probe_block(void *ctx, size_t area, size_t block, int kind) {
-    probe_t *pr = ctx;
-    if (area == pr->area && block == 0) {
-        pr->first_kind = kind;
-    }
-    if (area == pr->area && kind == K_HEAD) {
-        pr->heads++;
-    }
-}
-
-static void find_pool_base(size_t area) {
-    pool_base[area] = NULL;
-    void *p = rgc_alloc(&mp_rgc_heap, 1, 0);
-    if (p == NULL) {
-        return;
-    }
-    probe_t pr = { area, K_NONE, 0 };
-    walk_map(probe_block, &pr);
-    if (pr.first_kind == K_HEAD && pr.heads == 1 && rgc_size(&mp_rgc_heap, p) == BYTES_PER_BLOCK) {
-        pool_base[area] = p;
-    }
-    rgc_free(&mp_rgc_heap, p);
-}
-
 /* ---- finalisers ------------------------------------------------------------------------------- */
 
 #if MICROPY_ENABLE_FINALISER
@@ -262,15 +225,11 @@ static void verify_report(void *holder, size_t word, void *target) {
 
 void gc_init(void *start, void *end) {
     end = (void *)((uintptr_t)end & (~(uintptr_t)(BYTES_PER_BLOCK - 1)));
-    n_areas = 0;
     if (rgc_init(&mp_rgc_heap, start, (size_t)((byte *)end - (byte *)start)) == RGC_OK) {
         /* Collections only through the port's gc_collect() (it knows every root); level 0 never
          * collects implicitly inside rgc_alloc. Interrupt levels keep rgc's default: allocate, never
          * collect. */
         rgc_level_policy(&mp_rgc_heap, 0, 0);
-        area_start[0] = start;
-        n_areas = 1;
-        find_pool_base(0);
     }
     #if MICROPY_ENABLE_FINALISER
     rgc_set_finaliser(&mp_rgc_heap, run_finaliser);
@@ -294,13 +253,7 @@ void gc_init(void *start, void *end) {
 #if MICROPY_GC_SPLIT_HEAP
 void gc_add(void *start, void *end) {
     end = (void *)((uintptr_t)end & (~(uintptr_t)(BYTES_PER_BLOCK - 1)));
-    if (rgc_add_area(&mp_rgc_heap, start, (size_t)((byte *)end - (byte *)start)) == RGC_OK &&
-        n_areas < RGC_MAX_AREAS) {
-        /* the probe can only find block 0 of a new area when the older areas have no free block */
-        area_start[n_areas] = start;
-        pool_base[n_areas] = NULL;
-        n_areas++;
-    }
+    rgc_add_area(&mp_rgc_heap, start, (size_t)((byte *)end - (byte *)start));
 }
 #endif
 
@@ -653,10 +606,11 @@ typedef struct {
 } dump_walk_t;
 
 static char head_char(size_t area, size_t block) {
-    if (area >= n_areas || pool_base[area] == NULL) {
+    byte *pool = rgc_area_pool(&mp_rgc_heap, (unsigned)area);
+    if (pool == NULL) {
         return 'h';
     }
-    void **ptr = (void **)((byte *)pool_base[area] + block * BYTES_PER_BLOCK);
+    void **ptr = (void **)(pool + block * BYTES_PER_BLOCK);
     if (*ptr == &mp_type_tuple) {
         return 'T';
     } else if (*ptr == &mp_type_list) {
@@ -726,7 +680,7 @@ static void dump_block(void *ctx, size_t area, size_t block, int kind) {
         w->started = true;
         w->area = area;
         w->free_from = (size_t)-1;
-        void *from = area < n_areas ? (pool_base[area] ? pool_base[area] : area_start[area]) : NULL;
+        void *from = rgc_area_pool(&mp_rgc_heap, (unsigned)area);
         mp_printf(w->print, "GC memory layout; from %p:", from);
     }
     w->next = block + 1;

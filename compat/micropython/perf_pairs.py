@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side timing of MicroPython builds on tests/perf_bench, in interleaved pairs.
 
-    perf_pairs.py [-n N] [-m M] [-r ROUNDS] [--tests t1,t2] TESTS_DIR NAME=BINARY NAME=BINARY
+    perf_pairs.py [-n N] [-m M] [-r ROUNDS] [--tests t1,t2] [--instructions] TESTS_DIR NAME=BINARY NAME=BINARY
 
 Each benchmark is built into one script exactly as tests/run-perfbench.py builds it (the test, then
 benchrun.py, then bm_run(N, M)) and run ROUNDS times on each build, the builds taking turns (A B, then
@@ -11,6 +11,9 @@ each build, then the ratio of the first build to the second pair by pair - media
 at the end the geometric mean of the median ratios. Every run must print the same result as the
 others and as CPython's run of the same script where the test has no .exp file; a crash or a wrong
 result is an error (exit status 1), never a skipped figure.
+
+--instructions: instead of times, the instructions each whole run executes, counted by valgrind's
+callgrind (one run per build: the count does not depend on the machine's load), and their ratio.
 """
 import math
 import os
@@ -30,7 +33,7 @@ def build_script(tests_dir, test, n, m):
 
 
 def run(binary, script):
-    p = subprocess.run([binary, "-"], input=script, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    p = subprocess.run([binary], input=script, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     out = p.stdout.decode("ascii", "replace").strip()
     parts = out.split(None, 2)
     if p.returncode != 0 or len(parts) < 3 or not parts[0].lstrip("-").isdigit() or int(parts[0]) < 0:
@@ -38,12 +41,25 @@ def run(binary, script):
     return int(parts[0]), parts[2]
 
 
+def instructions(binary, script):
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", binary], input=script,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1200)
+    for line in p.stderr.decode("ascii", "replace").splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1].strip())
+    raise RuntimeError("%s under callgrind: exit %d, %r" % (binary, p.returncode, p.stderr[-300:]))
+
+
 def main(argv):
-    n, m, rounds, only = 1000, 1000, 5, None
+    n, m, rounds, only, count = 1000, 1000, 5, None, False
     args = []
     i = 0
     while i < len(argv):
         a = argv[i]
+        if a == "--instructions":
+            count = True
+            i += 1
+            continue
         if a in ("-n", "-m", "-r", "--tests"):
             v = argv[i + 1]
             i += 2
@@ -69,6 +85,20 @@ def main(argv):
     )
     if only:
         tests = [t for t in tests if t[:-3] in only or t in only]
+    if count:
+        print("perf_bench N=%d M=%d, instructions per whole run (callgrind): %s / %s" % (n, m, na, nb))
+        print("%-26s %14s %14s %8s" % ("benchmark", na, nb, "ratio"))
+        ratios = []
+        for t in tests:
+            script = build_script(tests_dir, t, n, m)
+            ia, ib = instructions(ba, script), instructions(bb, script)
+            ratios.append(ia / ib)
+            print("%-26s %14d %14d %8.3f" % (t[:-3], ia, ib, ia / ib))
+            sys.stdout.flush()
+        gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+        print("geometric mean of the instruction ratios %s/%s over %d benchmarks: %.3f (max %.3f)" % (
+            na, nb, len(ratios), gm, max(ratios)))
+        return 0
     print("perf_bench N=%d M=%d, %d interleaved rounds: %s / %s" % (n, m, rounds, na, nb))
     print("%-26s %12s %12s %8s %8s %8s" % ("benchmark", na + " us", nb + " us", "ratio", "min", "max"))
     ratios = []
