@@ -245,7 +245,7 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out);
  * asynchronous aborts (longjmp out of a handler) until it reads 0. */
 unsigned rgc_busy_depth(rgc_heap *h);
 
-/* RGC_OK or RGC_ECORRUPT after checking every structural invariant (see DESIGN 5). Never writes. */
+/* RGC_OK or RGC_ECORRUPT after checking every structural invariant (docs/design.md: I1, I4-I6, I12). Never writes. */
 int rgc_check(rgc_heap *h);
 
 /* Address of block 0 of memory area `area` (0: rgc_init's, then rgc_add_area's in order), or NULL when

@@ -26,7 +26,7 @@
  * Sweep (one table byte at a time): sweep_pos is the first block of the byte being swept. A HEAD found
  * at or after sweep_pos is garbage (everything live there is MARK: reachable, or born MARK because it
  * lies at/after sweep_pos). After moving sweep_pos on, the previous byte is checked once more for
- * objects born MARK there meanwhile; then sweep_done advances (invariant 5: no MARK below it).
+ * objects born MARK there meanwhile; then sweep_done advances (I5: no MARK below it).
  */
 #include "rgc_internal.h"
 
@@ -120,7 +120,7 @@ static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget) {
     return done;
 }
 
-/* Objects other contexts are in the middle of claiming, freeing or resizing (DESIGN 6). */
+/* Objects other contexts are in the middle of claiming, freeing or resizing (I7, docs/design.md 4). */
 static void scan_slots(rgc_heap *h) {
     for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
         for (unsigned d = 0; d < RGC_MAX_NEST; d++) {

@@ -86,7 +86,7 @@ static bool all_quiet(rgc_heap *h) {
 
 static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, size_t sweep_done,
                       bool quiet, size_t *free_blocks) {
-    /* Invariant 1: well-formed runs. Invariant 5: no MARK outside marking except not yet swept. */
+    /* I1: well-formed runs. I5: no MARK outside marking except not yet swept. I12: FTB bits. I6 below. */
     unsigned prev = AT_FREE;
     bool group_has_free = false;
     for (size_t b = a->first; b < area_end(a); b++) {

@@ -14,7 +14,7 @@
  *   HEAD (1)  first block of an object
  *   TAIL (2)  further block of the object whose HEAD precedes it
  *   MARK (3)  a HEAD the running collection has marked (reachable or born during it)
- * An object is a run HEAD TAIL*. Invariant 1 - a TAIL never follows a FREE - holds at every instant:
+ * An object is a run HEAD TAIL*. I1 (docs/design.md) - a TAIL never follows a FREE - holds at every instant:
  * runs are claimed HEAD first then TAILs in order, and released TAILs last-first, HEAD last.
  *
  * Free map bit g of an area: its blocks 64g..64g+63 may hold a FREE block. Invariant: a group with a
@@ -64,7 +64,8 @@ enum { PHASE_IDLE = 0u, PHASE_MARK = 1u, PHASE_SWEEP = 2u, PHASE_BITS = 3u, STAT
 _Static_assert(PHASE_IDLE == 0u && PHASE_MARK == 1u && PHASE_BITS == 3u,
                "rgc_marking and rgc_collecting (rgc.h) read the phase this way");
 
-/* In-progress slots (DESIGN 6): each context publishes the block it is working on before touching it.
+/* In-progress slots (docs/design.md section 4, I7): each context publishes the block it is working on
+ * before touching it.
  * The collector treats every published block as a root; operations that modify an existing object
  * refuse an object another suspended context is modifying. Encoding: (1 + block) << 1 | kind. */
 enum { SLOT_OP = 0u, SLOT_CLAIM = 1u };

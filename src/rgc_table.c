@@ -2,7 +2,7 @@
  *
  * Every table change is one atomic step on one table byte. Claims go HEAD first, then TAILs in block
  * order; releases go last TAIL first, HEAD last. Between any two steps the table is a sequence of
- * well-formed runs (invariant 1), so a context preempted between steps leaves nothing a collection or
+ * well-formed runs (I1), so a context preempted between steps leaves nothing a collection or
  * another allocation could misread: at worst an object that is a few TAILs shorter than it will be.
  *
  * Worst case per call: one CAS per table byte of the run, plus one retry per preemption that changed

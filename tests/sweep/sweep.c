@@ -1,4 +1,4 @@
-/* sweep.c - systematic preemption sweep of rgc (DESIGN.md section 6, "Hazards"), one interrupt level.
+/* sweep.c - systematic preemption sweep of rgc (docs/design.md: I1-I7), one interrupt level.
  *
  * For each scenario (a level-0 "victim" operation on a heap rebuilt from scratch before every run, see
  * sweep_harness.c for what a run checks):

@@ -1,4 +1,4 @@
-/* sweep_harness.c - the test side of the preemption sweep (DESIGN.md section 6, "Hazards"), shared by
+/* sweep_harness.c - the test side of the preemption sweep (docs/design.md: I1-I7), shared by
  * the single-level sweep (sweep.c) and the nested sweep (sweep_nested.c).
  *
  * One run (run_one) of a scenario (a level-0 "victim" operation on a heap rebuilt from scratch):
@@ -1741,7 +1741,7 @@ __attribute__((noinline)) static void run_victim(const scenario *sc)
     }
     check_all("after victim");
     check_accounting("after victim");
-    /* DESIGN 5.3 and 6: what the interrupts dropped or freed while the collection was marking was
+    /* I3 (docs/design.md): what the interrupts dropped or freed while the collection was marking was
      * reachable at its start (or born during it): that collection must not have freed it. */
     check_snapshot_kept("after the victim");
     rgc_stats st;

@@ -1,4 +1,4 @@
-/* sweep_nested.c - systematic preemption sweep of rgc with nested interrupts (DESIGN.md section 6:
+/* sweep_nested.c - systematic preemption sweep of rgc with nested interrupts (docs/design.md, I7 and section 4:
  * "every public function may be entered at every level, nested to any depth").
  *
  * The single-level sweep (sweep.c) interrupts a level-0 victim with one level-1 body. Here that level-1
