@@ -11,7 +11,9 @@
 #     ports/unix/build-rgc-irq (the same + the rgcirq test module).
 #  4. tests/run-tests.py on both: basics, micropython, stress, thread and extmod's gc-related tests.
 #     Exit status 1 when the rgc build fails a test the stock build passes (or skips one it runs).
-#  5. Timings of gc-heavy tests and of run-perfbench.py's allocation-heavy benchmarks on both builds.
+#  5. Measurements (printed, never pass/fail; a run that fails is an error): gc-heavy tests and start-up
+#     in interleaved stock/rgc pairs, every perf_bench benchmark stock vs rgc (perf_pairs.py), the
+#     longest pause of automatic collection (stock, rgc, rgc incremental), the write barrier's cost.
 #  6. What rgc enables: a third build (rgc + the rgcirq module, compat/micropython/usermod) runs
 #     compat/micropython/tests/irq_alloc.py - hard interrupt callbacks that allocate while the main
 #     loop collects. Exit status 1 when it fails.
@@ -19,7 +21,7 @@
 # Usage: scripts/micropython.sh [build-root]   (default: ./build)
 # Needs gcc, make, cmake, python3, pkg-config, dpkg-dev, libffi-dev, libmbedtls-dev: installed with
 # apt-get when missing and running as root. Environment: MP_DEBIAN_MIRROR (default: the Debian archive
-# URI of the system's own apt sources), MP_DEBIAN_SUITE (trixie), MP_TIME_RUNS (runs per timed test, 5);
+# URI of the system's own apt sources), MP_DEBIAN_SUITE (trixie), MP_TIME_RUNS (interleaved pairs per timed test, 10);
 # MP_CFLAGS (extra C flags for all three builds, e.g. "-DMICROPY_GC_SPLIT_HEAP=1
 # -DMICROPY_GC_SPLIT_HEAP_N_HEAPS=4" for a heap of 4 areas) and MP_HEAPSIZE (run-tests.py --heapsize,
 # e.g. 48k) - use a separate build root for each configuration.
@@ -46,7 +48,7 @@ if [ -z "$mirror" ]; then
   exit 2
 fi
 suite="${MP_DEBIAN_SUITE:-trixie}"
-time_runs="${MP_TIME_RUNS:-5}"
+time_runs="${MP_TIME_RUNS:-10}"
 mp="$out/micropython"
 aptdir="$out/mp-apt"
 results="$out/mp-results"
@@ -273,40 +275,47 @@ fi
 timed=(basics/gc1.py micropython/extreme_exc.py micropython/heapalloc.py micropython/heapalloc_iter.py
   micropython/heapalloc_traceback.py micropython/memstats.py stress/gc_trace.py stress/dict_copy.py
   stress/dict_create.py stress/recursive_data.py stress/list_sort.py thread/thread_gc1.py)
-step "gc-heavy tests, $time_runs runs each, seconds (wall clock)"
-printf '%-36s %9s %9s\n' test stock rgc
-declare -A tsum=([stock]=0 [rgc]=0)
+# Each test run on both builds in turn (stock first in even rounds, rgc first in odd ones), each run
+# timed alone; a run that fails is an error. Median of the per-run times and of the per-pair ratios.
+step "gc-heavy tests, $time_runs interleaved pairs each, ms per run (wall clock): median, rgc/stock median [min-max]"
+timed_pair() { # label, then the command after the binary; prints one row
+  local label="$1"; shift
+  local ts=() tr=() rs=() i b first second
+  for ((i = 0; i < time_runs; i++)); do
+    if ((i % 2 == 0)); then first=stock second=rgc; else first=rgc second=stock; fi
+    for b in $first $second; do
+      local s0=$(date +%s%N)
+      if ! "$mp/ports/unix/build-$b/micropython" "$@" >/dev/null 2>"$results-timed.err"; then
+        echo "micropython.sh: timed run failed on the $b build: $label" >&2
+        cat "$results-timed.err" >&2
+        exit 1
+      fi
+      local ns=$(($(date +%s%N) - s0))
+      if [ $b = stock ]; then ts+=($ns); else tr+=($ns); fi
+    done
+    rs+=("$(awk -v a=${tr[-1]} -v b=${ts[-1]} 'BEGIN {printf "%.4f", a / b}')")
+  done
+  local ms=$(printf '%s\n' "${ts[@]}" | sort -n | awk '{v[NR] = $1} END {printf "%.2f", v[int((NR + 1) / 2)] / 1e6}')
+  local mr=$(printf '%s\n' "${tr[@]}" | sort -n | awk '{v[NR] = $1} END {printf "%.2f", v[int((NR + 1) / 2)] / 1e6}')
+  local ratio=$(printf '%s\n' "${rs[@]}" | sort -n | awk '{v[NR] = $1} END {printf "%.3f [%.3f-%.3f]", v[int((NR + 1) / 2)], v[1], v[NR]}')
+  printf '%-36s %9s %9s %s\n' "$label" "$ms" "$mr" "$ratio"
+}
+printf '%-36s %9s %9s %s\n' test stock rgc "rgc/stock"
 for t in "${timed[@]}"; do
   [ -f "$t" ] || continue
-  row=()
-  for b in stock rgc; do
-    s=$(date +%s%N)
-    for ((i = 0; i < time_runs; i++)); do
-      MICROPYPATH=. "$mp/ports/unix/build-$b/micropython" "$t" >/dev/null 2>&1 || true
-    done
-    e=$(date +%s%N)
-    ns=$((e - s)); tsum[$b]=$((tsum[$b] + ns))
-    row+=("$(awk -v n=$ns 'BEGIN {printf "%.3f", n / 1e9}')")
-  done
-  printf '%-36s %9s %9s\n' "$t" "${row[0]}" "${row[1]}"
+  timed_pair "$t" "$t"
 done
-printf '%-36s %9s %9s\n' total "$(awk -v n=${tsum[stock]} 'BEGIN {printf "%.3f", n / 1e9}')" \
-  "$(awk -v n=${tsum[rgc]} 'BEGIN {printf "%.3f", n / 1e9}')"
+# Start-up (micropython -c pass): must not grow with unused heap
+step "start-up, micropython -c pass, $time_runs interleaved pairs per heap size, ms"
+printf '%-36s %9s %9s %s\n' heap stock rgc "rgc/stock"
+for hs in 64K 2M 16M 64M; do
+  timed_pair "-X heapsize=$hs" -X heapsize=$hs -c pass
+done
 
-# MicroPython's benchmark harness on its allocation-heavy benchmarks (time per run, microseconds)
-bms=(perf_bench/bm_float.py perf_bench/bm_chaos.py perf_bench/misc_raytrace.py perf_bench/bm_wordcount.py
-  perf_bench/core_str.py)
-step "run-perfbench.py 1000 1000 (averaged over $time_runs runs), microseconds per run"
-for b in stock rgc; do
-  MICROPY_MICROPYTHON="$mp/ports/unix/build-$b/micropython" python3 run-perfbench.py -a "$time_runs" 1000 1000 \
-    "${bms[@]}" >"$results-perf-$b.log" 2>&1 || true
-done
-printf '%-36s %9s %9s\n' benchmark stock rgc
-for bm in "${bms[@]}"; do
-  st=$(awk -v f="$bm:" '$1 == f {print $2}' "$results-perf-stock.log")
-  rg=$(awk -v f="$bm:" '$1 == f {print $2}' "$results-perf-rgc.log")
-  printf '%-36s %9s %9s\n' "$bm" "${st:-error}" "${rg:-error}"
-done
+# MicroPython's benchmark harness, every perf_bench benchmark, stock against rgc in interleaved pairs
+step "perf_bench, stock / rgc (compat/micropython/perf_pairs.py)"
+python3 "$root/compat/micropython/perf_pairs.py" -n "${MP_PERF_N:-1000}" -m "${MP_PERF_M:-1000}" -r "${MP_PERF_ROUNDS:-5}" \
+  "$mp/tests" rgc="$mp/ports/unix/build-rgc/micropython" stock="$mp/ports/unix/build-stock/micropython"
 
 # The longest pause automatic collection imposes (compat/micropython/tests/pause.py: a live set of 40% of
 # the heap, every allocation timed): stock's whole collection vs rgc's full collection vs one step of
