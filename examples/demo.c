@@ -430,7 +430,9 @@ static void usage(FILE *f) {
             "  -l, --levels N          heap levels, 1..%d (default 3, or 8 with --storm)\n"
             "  -H, --heap BYTES        heap size, suffix K or M allowed (default 512K; 32K..1024M)\n"
             "  -s, --seed N            random seed (default: from the clock; printed)\n"
-            "  -m, --map FILE.png      write the heap over time as a PNG (one row per snapshot, one pixel per block)\n"
+            "  -m, --map FILE.png      write the heap over time as a PNG: one pixel per block, a snapshot every\n"
+            "                          50 ms as lines of at most 4084 blocks (the picture is at most 4096 px\n"
+            "                          wide), a legend at the top\n"
             "  -t, --map-text          print the heap map at the end of the run as text (one char per block)\n"
             "  -S, --storm             8 heap levels raised by a signal storm as fast as the host sustains,\n"
             "                          16..512 B allocations (timers on levels 1..3 keep running)\n"
@@ -620,10 +622,64 @@ static void parse_options(int argc, char **argv) {
 
 /* ---- PNG ----------------------------------------------------------------------------------------- */
 
-#define MARGIN 12 /* left margin: a tick every second, red where the row shows a collection in progress */
+#define MARGIN 12     /* left margin: a tick every second, red where the row shows a collection in progress */
+#define MAX_WIDTH 4096 /* the picture's width: a snapshot longer than one line wraps onto several */
 
 #ifdef RGC_DEMO_PNG
-static void png_rows(png_structp png, uint8_t *line, size_t width, size_t nrows) {
+/* A 3x5 pixel font for the legend (drawn at twice the size): the letters it needs, rows top to bottom,
+ * bit 2 = left column. */
+static const struct glyph {
+    char c;
+    uint8_t rows[5];
+} font[] = {
+    {'A', {2, 5, 7, 5, 5}}, {'C', {3, 4, 4, 4, 3}}, {'D', {6, 5, 5, 5, 6}}, {'E', {7, 4, 6, 4, 7}},
+    {'F', {7, 4, 6, 4, 4}}, {'G', {3, 4, 5, 5, 3}}, {'H', {5, 5, 7, 5, 5}}, {'I', {7, 2, 2, 2, 7}},
+    {'K', {5, 5, 6, 5, 5}}, {'L', {4, 4, 4, 4, 7}}, {'M', {5, 7, 7, 5, 5}}, {'N', {6, 5, 5, 5, 5}},
+    {'O', {2, 5, 5, 5, 2}}, {'P', {6, 5, 6, 4, 4}}, {'R', {6, 5, 6, 5, 5}}, {'S', {3, 4, 2, 1, 6}},
+    {'T', {7, 2, 2, 2, 2}}, {'W', {5, 5, 7, 7, 5}}, {'1', {2, 6, 2, 2, 7}}, {':', {0, 2, 0, 2, 0}},
+    {'/', {1, 1, 2, 4, 4}},
+};
+#define LEGEND_ROWS 16 /* text 10 px high, 3 px above and below */
+
+/* The legend: colour swatches with their names, on the background colour. */
+static void legend_row(uint8_t *px, size_t width, unsigned y) {
+    static const struct {
+        unsigned colour;
+        const char *name;
+    } items[] = {{PX_FREE, "FREE"},           {PX_HEAD, "HEAD"},     {PX_TAIL, "TAIL"},
+                 {PX_MHEAD, "MARKED HEAD"},    {PX_MTAIL, "MARKED TAIL"}, {PX_TICK, "MARGIN: 1 S TICKS"},
+                 {PX_MHEAD, "MARGIN: COLLECTING"}};
+    memset(px, PX_MARGIN, width);
+    size_t x = 4;
+    for (size_t i = 0; i < sizeof items / sizeof items[0] && x + 12 < width; i++) {
+        for (size_t k = 0; k < 10 && y >= 3 && y < 13; k++)
+            px[x + k] = (uint8_t)items[i].colour; /* the swatch */
+        x += 14;
+        for (const char *c = items[i].name; *c != '\0' && x + 8 < width; c++, x += 8) {
+            const struct glyph *g = NULL;
+            for (size_t j = 0; j < sizeof font / sizeof font[0]; j++)
+                if (font[j].c == *c)
+                    g = &font[j];
+            if (g == NULL || y < 3 || y >= 13)
+                continue; /* a space, or the rows above and below the text */
+            unsigned bits = g->rows[(y - 3) / 2];
+            for (unsigned col = 0; col < 3; col++)
+                if (bits & (4u >> col))
+                    px[x + 2 * col] = px[x + 2 * col + 1] = PX_TICK;
+        }
+        x += 16;
+    }
+}
+
+/* Snapshot y as lines of `per_line` blocks after the margin; a line of margin colour after it. */
+static void png_rows(png_structp png, uint8_t *line, uint8_t *px, size_t width, size_t nrows, size_t per_line) {
+    for (unsigned y = 0; y < LEGEND_ROWS; y++) {
+        legend_row(px, width, y);
+        memset(line, 0, (width + 1) / 2);
+        for (size_t x = 0; x < width; x++)
+            line[x / 2] |= (uint8_t)(px[x] << (x % 2 ? 0 : 4));
+        png_write_row(png, line);
+    }
     double next_tick = 0;
     for (size_t y = 0; y < nrows; y++) {
         const uint8_t *src = rows + y * nblocks;
@@ -631,30 +687,44 @@ static void png_rows(png_structp png, uint8_t *line, size_t width, size_t nrows)
         bool tick = row_meta[y].t >= next_tick;
         if (tick)
             next_tick = floor(row_meta[y].t) + 1.0;
-        memset(line, 0, (width + 1) / 2);
-        for (size_t x = 0; x < width; x++) {
-            unsigned px = x < 8 ? (tick ? PX_TICK : marking ? PX_MHEAD : PX_MARGIN)
-                          : x < MARGIN ? PX_MARGIN
-                                       : src[x - MARGIN];
-            line[x / 2] |= (uint8_t)(px << (x % 2 ? 0 : 4));
+        for (size_t from = 0; from <= nblocks; from += per_line) {
+            bool last = from >= nblocks; /* the separator line */
+            for (size_t x = 0; x < width; x++) {
+                size_t b = from + (x - MARGIN);
+                px[x] = last ? PX_MARGIN
+                        : x < 8 ? (tick ? PX_TICK : marking ? PX_MHEAD : PX_MARGIN)
+                        : x < MARGIN ? PX_MARGIN
+                        : b < nblocks && x - MARGIN < per_line ? src[b]
+                                                               : PX_MARGIN;
+            }
+            memset(line, 0, (width + 1) / 2);
+            for (size_t x = 0; x < width; x++)
+                line[x / 2] |= (uint8_t)(px[x] << (x % 2 ? 0 : 4));
+            png_write_row(png, line);
+            if (last)
+                break;
+            if (from + per_line >= nblocks)
+                from = nblocks - per_line; /* next round: the separator */
         }
-        png_write_row(png, line);
     }
 }
 
 static int write_png(FILE *f, size_t nrows) {
-    size_t width = nblocks + MARGIN;
-    uint8_t *line = malloc((width + 1) / 2);
+    size_t per_line = nblocks < MAX_WIDTH - MARGIN ? nblocks : MAX_WIDTH - MARGIN;
+    size_t width = per_line + MARGIN, lines = (nblocks + per_line - 1) / per_line;
+    uint8_t *line = malloc((width + 1) / 2), *px = malloc(width);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (line == NULL || png == NULL || info == NULL) {
+    if (line == NULL || px == NULL || png == NULL || info == NULL) {
         png_destroy_write_struct(&png, &info);
         free(line);
+        free(px);
         return -1;
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         free(line);
+        free(px);
         return -1;
     }
     static const png_color palette[PX_COLOURS] = {
@@ -663,20 +733,20 @@ static int write_png(FILE *f, size_t nrows) {
         [PX_TAIL] = {40, 150, 70},    /* tail: the same, dimmer */
         [PX_MHEAD] = {255, 40, 40},   /* marked head: red */
         [PX_MTAIL] = {170, 30, 30},   /* tail of a marked object: dimmer red */
-        [PX_TICK] = {255, 255, 255},  /* margin: one white row per second */
+        [PX_TICK] = {255, 255, 255},  /* margin: one white row per second; the legend's text */
         [PX_MARGIN] = {70, 70, 70},
     };
-    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu); /* one pixel per block, however many */
     png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)nrows, 4, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)(LEGEND_ROWS + nrows * (lines + 1)), 4,
+                 PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_PLTE(png, info, palette, PX_COLOURS);
     png_set_compression_level(png, 9);
     png_write_info(png, info);
-    png_rows(png, line, width, nrows);
+    png_rows(png, line, px, width, nrows, per_line);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     free(line);
+    free(px);
     return 0;
 }
 #endif
