@@ -75,8 +75,14 @@ static RGCT_NOINLINE void rgct_check_ptr(const void *a, const void *b, const cha
 /* rgc_check(h) == RGC_OK */
 #define CHECK_HEAP(h) CHECK_EQ((intmax_t)rgc_check(h), (intmax_t)RGC_OK)
 
+static int rgct_cases_run;
 static inline int rgct_summary(const char *name)
 {
+    const char *only = getenv("RGCT_ONLY");
+    if (only != NULL && *only != '\0' && rgct_cases_run == 0) {
+        printf("%s: no test case named %s\n", name, only);
+        return 1;
+    }
     printf("%s: %lu passed, %lu failed\n", name, rgct_checks - rgct_failures, rgct_failures);
     return rgct_failures == 0 ? 0 : 1;
 }
@@ -178,13 +184,22 @@ static RGCT_NOINLINE void *rgct_alloc_clean_inner(rgc_heap *h, size_t n, unsigne
 
 /* Run a test function on a wiped stack: its frame's uninitialised slots cannot hold heap addresses left
  * by an earlier test (heaps are re-initialised at the same addresses). */
-static RGCT_NOINLINE void rgct_run(void (*fn)(void))
+/* RGCT_ONLY=<case> in the environment runs only that case (CTest registers one test per case:
+ * unit.<file>.<case>, so a failure names it). */
+static RGCT_NOINLINE void rgct_run(void (*fn)(void), const char *name)
 {
+    static int depth; /* a case may run helpers through RGCT_RUN: those always run */
+    const char *only = getenv("RGCT_ONLY");
+    if (depth == 0 && only != NULL && *only != '\0' && strcmp(only, name) != 0)
+        return;
+    rgct_cases_run++;
     void (*volatile call)(void) = fn; /* never inlined into the caller (main) */
     rgct_scrub_stack();
+    depth++;
     call();
+    depth--;
 }
-#define RGCT_RUN(fn) rgct_run(fn)
+#define RGCT_RUN(fn) rgct_run(fn, #fn)
 /* The same for a helper that collects and expects objects to die (its frame overlays dead callees'). */
 #define RGCT_CALL(fn, ...) (rgct_scrub_stack(), fn(__VA_ARGS__))
 

@@ -346,6 +346,7 @@ static void drop_and_collect(void)
 int main(void)
 {
     clock_t t0 = clock();
+    /* RGCT_SEQUENTIAL: drop_and_collect works on what churn left (one CTest for the file) */
     RGCT_RUN(churn);
     RGCT_RUN(drop_and_collect);
     printf("churn: %.2f s CPU, %lu checks\n", (double)(clock() - t0) / CLOCKS_PER_SEC, rgct_checks);
