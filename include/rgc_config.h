@@ -106,7 +106,8 @@
 #define RGC_SMP 0
 #endif
 
-/* 1: check internal invariants with RGC_ASSERT (costly; for tests). */
+/* 1: check internal invariants with RGC_ASSERT (src/rgc_internal.h: a failed one traps), and turn on
+ * the tri-colour verifier (RGC_VERIFY below). Costly; for tests (CI's ASan build). */
 #ifndef RGC_DEBUG
 #define RGC_DEBUG 0
 #endif

@@ -4,8 +4,9 @@
 #                                               variants and a quick smoke run of scripts/bench.sh)
 #   clang -Wall -Wextra -Wpedantic -Werror      (unit tests + the systematic preemption sweep; then
 #                                                the fuzz targets run ~2 minutes: tests/fuzz/run.sh)
-#   gcc   AddressSanitizer + UBSan              (unit tests and torture, with the tri-colour verifier on:
-#                                                RGC_VERIFY=1 checks every marking for a missed barrier)
+#   gcc   AddressSanitizer + UBSan              (unit tests and torture with RGC_DEBUG=1: RGC_ASSERT's
+#                                                internal checks, and the tri-colour verifier checking
+#                                                every marking for a missed barrier)
 #   gcc   RGC_ATOMICS_VIA_MASK=1                (unit tests on the masked table updates)
 # Usage: scripts/test-all.sh [build-root]   (default: ./build)
 set -euo pipefail
@@ -47,7 +48,7 @@ if [ -x "$out/clang/tests/fuzz/fuzz_rgc_b32" ]; then
 else
   echo "=== fuzz targets not built (clang's libFuzzer runtime missing): fuzzing skipped ==="
 fi
-run gcc-asan   -DCMAKE_C_COMPILER=gcc -DRGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-DRGC_VERIFY=1
+run gcc-asan   -DCMAKE_C_COMPILER=gcc -DRGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-DRGC_DEBUG=1
 # The masked-atomics build (what Cortex-M0 uses), with the POSIX signal mask as the port's mask.
 run gcc-masked -DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS=-DRGC_ATOMICS_VIA_MASK=1 -DRGC_QEMU_TESTS=OFF
 echo "=== all test builds passed ==="

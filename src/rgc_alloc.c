@@ -230,6 +230,8 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
     while (uns_load(&h->lock_depth) == 0) {
         size_t s = claim_somewhere(h, &c, nb);
         if (s != RGC_NONE) {
+            /* ours alone: published, so neither a stray free nor a collection above takes it */
+            RGC_ASSERT(atb_state(h, s) == AT_HEAD || atb_state(h, s) == AT_MARK);
             result = block_addr(h, s);
             RGC_UNPOISON(result, nb * RGC_BS);
             __builtin_memset(result, 0, nb * RGC_BS);

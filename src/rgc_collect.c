@@ -417,6 +417,7 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
         if ((uns_load(&h->state) & STATE_RESCAN) == 0 && verify_marking(h))
             continue;
 #endif
+        RGC_ASSERT(h->mark_sp == 0); /* the marking ends with everything pushed traced */
         unsigned expected = PHASE_MARK;
         if (uns_cas(h, &h->state, &expected, PHASE_SWEEP))
             continue;

@@ -95,6 +95,7 @@ int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
     update_limits(h);
     h->magic = RGC_MAGIC;
     atomic_signal_fence(memory_order_seq_cst);
+    RGC_ASSERT(rgc_check(h) == RGC_OK);
     return RGC_OK;
 }
 

@@ -37,6 +37,19 @@
 #include "rgc_port.h"
 
 #define RGC_MAGIC 0x72676331u /* "rgc1" */
+
+/* Internal invariants, checked with RGC_DEBUG=1 (tests; o1heap's habit): a failed one stops the program
+ * at once (__builtin_trap: the core has no stdio), where a debugger or the sanitizers show it.
+ * Without RGC_DEBUG the condition is not evaluated. */
+#if RGC_DEBUG
+#define RGC_ASSERT(cond)                                                                          \
+    do {                                                                                          \
+        if (!(cond))                                                                              \
+            __builtin_trap();                                                                     \
+    } while (0)
+#else
+#define RGC_ASSERT(cond) ((void)0)
+#endif
 #define RGC_NONE ((size_t)-1)
 #define RGC_BS ((size_t)RGC_BLOCK_BYTES)
 #define RGC_WORDS_PER_BLOCK (RGC_BS / sizeof(void *))
@@ -330,8 +343,6 @@ bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state);
 bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to);
 /* Release the blocks [from, to) (TAILs of one object) last first, one table byte at a time. */
 void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to);
-/* Release the HEAD (or MARK) block b: the object's TAILs must already be released. */
-void rgc_atb_release_head(rgc_heap *h, size_t b);
 /* Release the object of n blocks at HEAD b: TAILs last first, then the HEAD. */
 void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n);
 /* CAS block b from state `from` to `to`; false if b was not in state `from`. */
@@ -409,6 +420,8 @@ bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c);
  * result. A stale value read as "in progress" only defers a free to the collector. */
 bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c);
 static inline void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
+    /* Only this level's own calls change its depth, and they nest: ours is the innermost. */
+    RGC_ASSERT(u8_load(&h->depth[c->level]) == c->depth + 1u);
     /* The slot stays published (stale): the result may still live only in a register of the caller,
      * so a collection right now must keep it. It is overwritten by the next call at this depth. */
     u8_store(&h->depth[c->level], (uint8_t)c->depth);

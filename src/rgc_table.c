@@ -162,11 +162,6 @@ void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
         rgc_hint_lower(h, from);
 }
 
-void rgc_atb_release_head(rgc_heap *h, size_t b) {
-    count_free(h, 0, 1u);
-    release_head_raw(h, b);
-}
-
 void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n) {
     count_free(h, 0, n);
     release_tails_raw(h, b + 1u, b + n);
