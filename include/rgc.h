@@ -33,6 +33,12 @@ typedef void (*rgc_finaliser_fn)(void *obj);
  * RGC_EINVAL: h or mem NULL, mem not aligned to a pointer, or too small for one block and its tables.
  * Not reentrant with other calls on the same heap (initialise before enabling the interrupts that use it). */
 int rgc_init(rgc_heap *h, void *mem, size_t bytes);
+/* rgc_init as every caller compiles it: also RGC_EINVAL when the caller's rgc_heap is not the size
+ * librgc was built with - rgc_config.h options that change the handle's layout (RGC_MAX_LEVELS,
+ * RGC_MARK_STACK_DEPTH, ...) were given to one and not the other, which would otherwise let librgc
+ * write past the caller's handle. */
+int rgc_init_sized(rgc_heap *h, void *mem, size_t bytes, size_t handle_bytes);
+#define rgc_init(h, mem, bytes) rgc_init_sized((h), (mem), (bytes), sizeof(rgc_heap))
 
 /* n bytes of zeroed memory, aligned to the pool alignment (a block, capped at max_align_t), or NULL:
  * n == 0 or larger than the heap (counted as misuse), heap locked, level policy RGC_NO_ALLOC (misuse),

@@ -73,8 +73,12 @@ static void config_end(rgc_heap *h) {
     uns_store(&h->config_busy, 0);
 }
 
-int rgc_init(rgc_heap *h, void *mem, size_t bytes) {
-    if (h == NULL)
+int (rgc_init)(rgc_heap *h, void *mem, size_t bytes) {
+    return rgc_init_sized(h, mem, bytes, sizeof *h);
+}
+
+int rgc_init_sized(rgc_heap *h, void *mem, size_t bytes, size_t handle_bytes) {
+    if (h == NULL || handle_bytes != sizeof *h)
         return RGC_EINVAL;
     struct rgc_area area;
     area.first = 0;

@@ -24,9 +24,15 @@ static void test_bad_arguments(void)
     CHECK_EQ(rgc_init(&heap, region, RGC_BLOCK_BYTES - 1), RGC_EINVAL);
     /* One block needs the block plus its table bytes, so RGC_BLOCK_BYTES alone is too small. */
     CHECK_EQ(rgc_init(&heap, region, RGC_BLOCK_BYTES), RGC_EINVAL);
+    /* A caller built with other layout options than librgc (its rgc_heap of another size) */
+    CHECK_EQ(rgc_init_sized(&heap, region, 4096, sizeof heap - sizeof(void *)), RGC_EINVAL);
+    CHECK_EQ(rgc_init_sized(&heap, region, 4096, sizeof heap + 64), RGC_EINVAL);
     /* A failed init leaves a heap that refuses work. */
     CHECK(rgc_alloc(&heap, 1, 0) == NULL);
     CHECK(rgc_collect(&heap) != RGC_OK);
+    /* the function itself (not the macro) works as before */
+    CHECK_EQ((rgc_init)(&heap, region, 4096), RGC_OK);
+    CHECK_HEAP(&heap);
 }
 
 /* Figures right after a successful init of `bytes` at `mem`. */
