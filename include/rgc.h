@@ -251,7 +251,8 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out);
  * asynchronous aborts (longjmp out of a handler) until it reads 0. */
 unsigned rgc_busy_depth(rgc_heap *h);
 
-/* RGC_OK or RGC_ECORRUPT after checking every structural invariant (docs/design.md: I1, I4-I6, I12). Never writes. */
+/* RGC_OK or RGC_ECORRUPT after checking every structural invariant (docs/design.md: I1, I4-I6, I12).
+ * Never writes. */
 int rgc_check(rgc_heap *h);
 
 /* Address of block 0 of memory area `area` (0: rgc_init's, then rgc_add_area's in order), or NULL when
@@ -318,9 +319,9 @@ struct rgc_heap {
         deferred_frees, longest_masked, collect_steps, collected_objects, verify_reports;
 };
 
-/* The collection phase lives in the low two bits of h->state; 1 is marking (checked in the core). */
-/* (always inlined: at -Os gcc called it out of line at every barrier - 8 % more instructions in
- * MicroPython's generator benchmark) */
+/* The collection phase lives in the low two bits of h->state; 1 is marking (checked in the core).
+ * Always inlined: at -Os gcc called it out of line at every barrier (8 % more instructions in
+ * MicroPython's generator benchmark). */
 RGC_ALWAYS_INLINE bool rgc_marking(rgc_heap *h) {
     return (atomic_load_explicit(&h->state, memory_order_relaxed) & 3u) == 1u;
 }

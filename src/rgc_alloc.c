@@ -4,10 +4,11 @@
  * conflicts are preemptions that took the same blocks first, so every retry follows real progress of
  * another context; nothing here ever waits for a suspended one).
  *
- * Colour of a new object (docs/design.md section 5, I3): born MARK (black) while a collection is marking, and while it
- * sweeps when the HEAD lies at or after the sweep position; otherwise born HEAD (white). The decision is
- * race-free on one core: a collection below us cannot move while we run, and one above us runs from
- * start to end between two of our instructions, leaving the phase as it found it (IDLE).
+ * Colour of a new object (docs/design.md section 5, I3): born MARK (black) while a collection is
+ * marking, and while it sweeps when the HEAD lies at or after the sweep position; otherwise born HEAD
+ * (white). The decision is race-free on one core: a collection below us cannot move while we run, and
+ * one above us runs from start to end between two of our instructions, leaving the phase as it found
+ * it (IDLE).
  */
 #include "rgc_internal.h"
 

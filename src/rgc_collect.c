@@ -372,9 +372,7 @@ RGC_NO_ASAN static bool verify_marking(rgc_heap *h) {
         for (size_t b = a->first; b < end; b++) {
             if (atb_state_in(a, b) != AT_MARK)
                 continue;
-            size_t e = b + 1u;
-            while (e < end && atb_state_in(a, e) == AT_TAIL)
-                e++;
+            size_t e = b + rgc_atb_run_length(h, b);
             const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)block_addr_in(a, b);
             for (size_t k = 0; k < (e - b) * RGC_WORDS_PER_BLOCK; k++) {
                 size_t t = ref_block(h, atomic_load_explicit(&w[k], memory_order_relaxed));
@@ -524,10 +522,8 @@ RGC_NO_ASAN static void scan_words_deep(rgc_heap *h, void *const *words, size_t 
         if (st != AT_HEAD && st != AT_MARK)
             continue;
         mark_block(h, b);
-        size_t e = b + 1u, end = area_end(a);
-        while (e < end && atb_state_in(a, e) == AT_TAIL)
-            e++;
-        scan_words(h, (void *const *)(void *)block_addr_in(a, b), (e - b) * RGC_WORDS_PER_BLOCK);
+        size_t words_in_object = rgc_atb_run_length(h, b) * RGC_WORDS_PER_BLOCK;
+        scan_words(h, (void *const *)(void *)block_addr_in(a, b), words_in_object);
     }
 }
 
