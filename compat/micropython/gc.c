@@ -93,9 +93,6 @@ rgc_heap mp_rgc_heap;
 #define GC_EXIT()
 #endif
 
-#ifndef RGC_MAX_AREAS
-#define RGC_MAX_AREAS 1
-#endif
 #if MICROPY_GC_RGC_INCREMENTAL
 static bool incr_pause;          /* the running gc_collect() is the allocator's: leave it paused */
 static size_t incr_allocated;    /* blocks allocated at thread level since the last collection began */
@@ -349,17 +346,16 @@ void gc_collect_end(void) {
 }
 
 #if MICROPY_GC_RGC_INCREMENTAL
-/* Advance the paused collection by `units` (thread level, GC mutex held). The collect flag is set as
- * during gc_collect: finalisers that run in the step's sweep cannot allocate, as in py/gc.c. */
+/* Advance the paused collection by `units`, or to its end when units is 0 (thread level, GC mutex
+ * held). The collect flag is set as during gc_collect: finalisers that run in the sweep cannot
+ * allocate, as in py/gc.c. */
 static void incr_step(size_t units) {
     MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
-    rgc_collect_step(&mp_rgc_heap, units);
-    MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
-}
-
-static void incr_finish(void) {
-    MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
-    rgc_collect_finish(&mp_rgc_heap);
+    if (units == 0) {
+        rgc_collect_finish(&mp_rgc_heap);
+    } else {
+        rgc_collect_step(&mp_rgc_heap, units);
+    }
     MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
 }
 
@@ -460,7 +456,7 @@ static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
         }
         #if MICROPY_GC_RGC_INCREMENTAL
         if (rgc_collecting(&mp_rgc_heap)) {
-            incr_finish(); /* the paused collection may free enough */
+            incr_step(0); /* finish the paused collection: it may free enough */
             continue;
         }
         #endif
