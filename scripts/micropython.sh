@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # MicroPython's unix port on rgc, checked by MicroPython's own test suite (compat/micropython/).
 #
-#  1. MicroPython's source from Debian's source package (trixie: 1.25.0), fetched with a private apt
-#     configuration under <build-root>/mp-apt (the system's apt sources are not touched), unpacked with
-#     Debian's patches into <build-root>/micropython. Nothing of MicroPython is committed.
+#  1. MicroPython's source from Debian's source package (trixie: 1.25.0) with rgc's patches:
+#     scripts/mp-fetch.sh, into <build-root>/micropython. Nothing of MicroPython is committed.
 #  2. librgc.a (posix port, Release) with CMake.
 #  3. The unix port, standard variant, configured as Debian builds it (system mbedTLS and libffi, no
 #     btree: the +ds tarball drops the bundled copies), minus JNI: ports/unix/build-stock (py/gc.c),
@@ -31,26 +30,8 @@ out="${1:-$root/build}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 jobs="$(nproc 2>/dev/null || echo 2)"
-# The archive the system's apt sources use (deb822 .sources files or sources.list), never a host typed
-# in here: the first URI of a suite that is not a security suite.
-system_debian_uri() {
-  { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
-      /^URIs:/ {u = $2} /^Suites:/ {s = $2}
-      /^$/ {if (u != "" && s !~ /security/) {print u; exit} u = ""; s = ""}
-      END {if (u != "" && s !~ /security/) print u}'
-    grep -hE '^deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v security |
-      awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' || true
-  } | head -n 1
-}
-mirror="${MP_DEBIAN_MIRROR:-$(system_debian_uri)}"
-if [ -z "$mirror" ]; then
-  echo "micropython.sh: no Debian archive in the system's apt sources; set MP_DEBIAN_MIRROR" >&2
-  exit 2
-fi
-suite="${MP_DEBIAN_SUITE:-trixie}"
 time_runs="${MP_TIME_RUNS:-10}"
 mp="$out/micropython"
-aptdir="$out/mp-apt"
 results="$out/mp-results"
 
 step() { echo "=== micropython: $* ==="; }
@@ -76,36 +57,9 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
-# ---- 1. MicroPython's source from Debian ------------------------------------------------------------
-if [ ! -f "$mp/py/gc.c" ] || [ ! -f "$mp/tests/run-tests.py" ]; then
-  step "fetching Debian's micropython source package ($suite)"
-  rm -rf "$aptdir" "$mp"
-  mkdir -p "$aptdir/etc" "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/src"
-  echo "deb-src $mirror $suite main" >"$aptdir/etc/sources.list"
-  apt_opts=(-o "Dir::Etc::SourceList=$aptdir/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache")
-  # as root apt would hand the download to the _apt user, who cannot write into this private tree
-  [ "$(id -u)" = 0 ] && apt_opts+=(-o APT::Sandbox::User=root)
-  apt-get "${apt_opts[@]}" -qq update
-  (cd "$aptdir/src" && apt-get "${apt_opts[@]}" -qq source --download-only micropython >/dev/null)
-  dsc="$(ls "$aptdir"/src/micropython_*.dsc | head -n 1)"
-  dpkg-source --no-check -x "$dsc" "$mp" >/dev/null
-fi
+# ---- 1. MicroPython's source from Debian (scripts/mp-fetch.sh) ---------------------------------------
+bash "$root/scripts/mp-fetch.sh" "$out"
 mpver="$(sed -n '1s/^micropython (\([^)]*\)).*/\1/p' "$mp/debian/changelog")"
-step "MicroPython source: Debian $mpver in $mp"
-# rgc's patch series (compat/micropython/patches): the write barrier macros. They compile to the
-# original plain stores unless MICROPY_GC_WRITE_BARRIER=1 (rgc.mk sets it), so the stock build is
-# py/gc.c with the stores it always had.
-for p in "$root"/compat/micropython/patches/*.patch; do
-  stamp="$mp/.rgc-applied-$(basename "$p")"
-  [ -f "$stamp" ] && cmp -s "$p" "$stamp" && continue
-  if [ -f "$stamp" ]; then # an older version of this patch: take it back out first
-    patch -d "$mp" -p1 -R -s <"$stamp"
-  fi
-  step "applying $(basename "$p")"
-  patch -d "$mp" -p1 -s <"$p"
-  cp "$p" "$stamp"
-done
 
 # ---- 2. librgc.a ------------------------------------------------------------------------------------
 step "librgc.a (posix port, Release)"
