@@ -20,6 +20,21 @@ ifneq ($(RGC_WRITE_BARRIER),0)
 CFLAGS += -DMICROPY_GC_WRITE_BARRIER=1 -I$(RGC_COMPAT_DIR) -I$(RGC_ROOT)/include
 endif
 
-# librgc.a after every object (LDFLAGS follows $^ on the link line); the posix port needs pthreads.
-LDFLAGS += -L$(RGC_LIB_DIR) -lrgc -lpthread
-$(BUILD)/$(PROG): $(RGC_LIB_DIR)/librgc.a
+# librgc.a after every object. RGC_LDLIBS: what librgc's port needs besides - pthreads for the posix
+# port (the unix port); nothing on bare metal (a port that sets QEMU_ARCH or CROSS_COMPILE, e.g. qemu),
+# which links with -nostdlib and has no libpthread.
+ifneq ($(QEMU_ARCH)$(CROSS_COMPILE),)
+RGC_BARE_METAL ?= 1
+endif
+ifeq ($(RGC_BARE_METAL),1)
+RGC_LDLIBS ?=
+# bare-metal ports link "$(LDFLAGS) -o $@ $(OBJ) $(LIBS)": a library in LDFLAGS would come before the
+# objects that need it, so librgc.a goes first in LIBS (before libgcc, which rgc may call into)
+LIBS := $(RGC_LIB_DIR)/librgc.a $(LIBS) $(RGC_LDLIBS)
+else
+RGC_LDLIBS ?= -lpthread
+# the unix port links "$^ $(LDFLAGS)": after every object
+LDFLAGS += -L$(RGC_LIB_DIR) -lrgc $(RGC_LDLIBS)
+endif
+# relink when librgc.a changes; the image's name differs between ports (unix: $(PROG), qemu: firmware.elf)
+$(BUILD)/$(PROG) $(BUILD)/firmware.elf: $(RGC_LIB_DIR)/librgc.a
