@@ -52,15 +52,31 @@
 #define BENCH_PEER 0
 #endif
 
+#ifndef BENCH_MPGC
+#define BENCH_MPGC 0
+#endif
+/* BENCH_RGC: rgc itself; BENCH_GC: a collector (rgc or py/gc.c), so the B workloads apply */
+#define BENCH_RGC (!BENCH_PEER && !BENCH_MPGC)
+#define BENCH_GC (!BENCH_PEER)
+
 #if BENCH_PEER
 #if defined(BENCH_JEMALLOC) && BENCH_JEMALLOC
 #include <jemalloc/jemalloc.h>
 #endif
 #define BLOCK ((size_t)32) /* the block size of the rgc build the peers are compared with */
+#define BENCH_SEARCH_STATS 0
+#elif BENCH_MPGC
+#include "mpgc.h"
+#define BLOCK MPGC_BLOCK_BYTES
+#ifndef MPGC_SEARCH_STATS
+#define MPGC_SEARCH_STATS 0
+#endif
+#define BENCH_SEARCH_STATS MPGC_SEARCH_STATS
 #else
 #include "rgc.h"
 #include "rgc_sim.h"
 #define BLOCK ((size_t)RGC_BLOCK_BYTES)
+#define BENCH_SEARCH_STATS RGC_SEARCH_STATS
 #endif
 
 #define KiB ((size_t)1024)
@@ -182,6 +198,54 @@ static snap_t snap(void) {
     snap_t s = {0, 0, 0};
     return s;
 }
+#elif BENCH_MPGC
+/* MicroPython's py/gc.c through its own API (bench/mpgc: the port side, as a MicroPython port has it).
+ * gc_alloc zeroes the whole allocation (MICROPY_GC_CONSERVATIVE_CLEAR, the default), as rgc_alloc
+ * does; on failure it collects once and retries (gc_collect: the stack and the registered ranges). */
+static unsigned char *g_mem;
+static uint64_t g_searches, g_search_bytes;
+
+static inline void *b_alloc(size_t n) {
+#if MPGC_SEARCH_STATS
+    /* py/gc.c scans table bytes from gc_last_free_atb_index up to the byte of the run's last block */
+    size_t from = mpgc_search_start();
+    void *p = gc_alloc(n, 0);
+    if (p != NULL) {
+        g_searches++;
+        g_search_bytes += mpgc_atb_index((char *)p + n - 1) - from + 1u;
+    }
+    return p;
+#else
+    return gc_alloc(n, 0);
+#endif
+}
+static inline void b_free(void *p) {
+    gc_free(p);
+}
+static size_t heap_reset(size_t bytes) {
+    if (bytes > MAX_HEAP)
+        die("heap too large");
+    return mpgc_init(g_mem, bytes);
+}
+static void add_root(void *p, size_t bytes) {
+    if (mpgc_add_root(p, bytes) != 0)
+        die("mpgc_add_root");
+}
+static int b_collect(void) {
+    gc_collect();
+    return 0;
+}
+static size_t b_used_bytes(void) {
+    return mpgc_used_bytes();
+}
+typedef struct {
+    uint64_t searches, bytes;
+    uint32_t masked;
+} snap_t;
+static snap_t snap(void) {
+    snap_t s = {g_searches, g_search_bytes, 0};
+    return s;
+}
 #else
 static rgc_heap g_heap;
 static unsigned char *g_mem;
@@ -204,6 +268,14 @@ static void add_root(void *p, size_t bytes) {
     if (rgc_add_root(&g_heap, p, bytes) != RGC_OK)
         die("rgc_add_root");
 }
+static int b_collect(void) {
+    return rgc_collect(&g_heap);
+}
+static size_t b_used_bytes(void) {
+    rgc_stats st;
+    rgc_get_stats(&g_heap, &st);
+    return st.used_bytes;
+}
 typedef struct {
     uint64_t searches, bytes;
     uint32_t masked;
@@ -216,9 +288,9 @@ static snap_t snap(void) {
 }
 #endif
 
-/* Search statistics of a measured phase (only builds with RGC_SEARCH_STATS=1 count them). */
+/* Search statistics of a measured phase (only builds with RGC_SEARCH_STATS=1 / MPGC_SEARCH_STATS=1). */
 static void rec_search(const char *w, const char *param, snap_t a, snap_t b, uint64_t allocs) {
-#if !BENCH_PEER && RGC_SEARCH_STATS
+#if BENCH_SEARCH_STATS
     if (allocs > 0 && b.searches > a.searches) {
         rec(w, param, "scan_bytes_per_alloc", (double)(b.bytes - a.bytes) / (double)allocs);
         rec(w, param, "searches_per_alloc", (double)(b.searches - a.searches) / (double)allocs);
@@ -230,7 +302,7 @@ static void rec_search(const char *w, const char *param, snap_t a, snap_t b, uin
 
 /* Longest masked window since the heap's rgc_init (RGC_ATOMICS_VIA_MASK builds). */
 static void rec_masked(const char *w, const char *param) {
-#if !BENCH_PEER && RGC_ATOMICS_VIA_MASK
+#if BENCH_RGC && RGC_ATOMICS_VIA_MASK
     rec(w, param, "longest_masked_ns", snap().masked);
 #else
     (void)w, (void)param;
@@ -287,11 +359,12 @@ static void wl_timer(void) {
 
 /* ---- A1 ------------------------------------------------------------------------------------------ */
 
-static void wl_a1(void) {
+/* alloc(U[lo,hi]) + free pairs on an empty heap (the size drawn outside the allocator for A1 too). */
+static void a1_run(const char *w, size_t lo, size_t hi) {
     heap_reset(MiB);
     rng_t r = {0xA1A1A1A1DEADBEEFull};
     for (unsigned i = 0; i < 100000; i++) {
-        void *p = b_alloc(rng_range(&r, 16, 512));
+        void *p = b_alloc(rng_range(&r, lo, hi));
         g_sink = p;
         b_free(p);
     }
@@ -299,7 +372,7 @@ static void wl_a1(void) {
     snap_t s0 = snap();
     uint64_t t0 = now_ns();
     for (uint64_t i = 0; i < n; i++) {
-        void *p = b_alloc(rng_range(&r, 16, 512));
+        void *p = b_alloc(rng_range(&r, lo, hi));
         g_sink = p;
         fails += p == NULL;
         b_free(p);
@@ -307,13 +380,18 @@ static void wl_a1(void) {
     uint64_t t1 = now_ns();
     snap_t s1 = snap();
     double secs = (double)(t1 - t0) / 1e9;
-    rec("A1", "", "pairs_per_s", (double)n / secs);
-    rec("A1", "", "ns_per_pair", (double)(t1 - t0) / (double)n);
-    rec("A1", "", "failed", (double)fails);
-    rec_search("A1", "", s0, s1, n);
-    rec_masked("A1", "");
-    note("A1: %.2f M pairs/s (%.1f ns/pair), %" PRIu64 " failed", (double)n / secs / 1e6,
+    rec(w, "", "pairs_per_s", (double)n / secs);
+    rec(w, "", "ns_per_pair", (double)(t1 - t0) / (double)n);
+    rec(w, "", "failed", (double)fails);
+    rec_search(w, "", s0, s1, n);
+    rec_masked(w, "");
+    note("%s: %.2f M pairs/s (%.1f ns/pair), %" PRIu64 " failed", w, (double)n / secs / 1e6,
          (double)(t1 - t0) / (double)n, fails);
+}
+
+static void wl_a1(void) {
+    a1_run("A1", 16, 16);   /* A1: alloc(16) + free */
+    a1_run("A1m", 16, 512); /* A1m: alloc(U[16,512]) + free */
 }
 
 /* ---- A2 / A3 ------------------------------------------------------------------------------------- */
@@ -500,19 +578,19 @@ static void wl_c(void) {
     free(big);
 }
 
-#if !BENCH_PEER
+#if BENCH_GC
 /* ---- B1-B3: collection ---------------------------------------------------------------------------- */
 
 static void *g_lists[NLISTS];
-static void *g_arrays[NARRAYS];
-static void *g_ring[RING];
+static void *g_arrays[NARRAYS + 1]; /* B3: the arrays, then the chain's head */
+static void *g_top;                 /* B1top: the object near the heap's top */
 
 /* B1's live set: 64 lists of U[16,128] nodes until 50% of the pool's blocks are used. */
 static size_t build_lists(size_t nblocks, rng_t *r) {
     size_t used = 0, nodes = 0;
     while (used < nblocks / 2) {
         size_t n = rng_range(r, 16, 128);
-        uintptr_t *node = rgc_alloc(&g_heap, n, 0);
+        uintptr_t *node = b_alloc(n);
         if (node == NULL)
             die("B1 build: allocation failed");
         size_t l = nodes % NLISTS;
@@ -538,10 +616,10 @@ static size_t b1_setup(size_t heap_bytes, uint64_t seed) {
 
 static uint64_t timed_collect(void) {
     uint64_t t0 = now_ns();
-    int rc = rgc_collect(&g_heap);
+    int rc = b_collect();
     uint64_t t1 = now_ns();
-    if (rc != RGC_OK)
-        die("rgc_collect");
+    if (rc != 0)
+        die("collect");
     return t1 - t0;
 }
 
@@ -565,11 +643,29 @@ static void b1_measure(size_t heap_bytes, unsigned ncoll, struct coll_res *o) {
     timed_collect();
     for (unsigned i = 0; i < ncoll; i++)
         t[i] = clamp32(timed_collect());
-    rgc_stats st;
-    rgc_get_stats(&g_heap, &st);
-    o->live_blocks = st.used_bytes / BLOCK;
+    o->live_blocks = b_used_bytes() / BLOCK;
     coll_summary(t, ncoll, o);
     free(t);
+}
+
+/* B1top's extra object: fill every free block but 16 with 1-block objects (no allocation fails, so
+ * nothing collects meanwhile), keep the highest-addressed one (rooted in g_top), free the others.
+ * A sweep that stops after the last used block (py/gc.c's gc_last_used_block) now runs to the top. */
+static void place_top_object(size_t nblocks) {
+    size_t used = b_used_bytes() / BLOCK, n = nblocks > used + 16u ? nblocks - used - 16u : 0, top = 0;
+    void **fill = xcalloc(n ? n : 1, sizeof *fill);
+    for (size_t i = 0; i < n; i++) {
+        if ((fill[i] = b_alloc(BLOCK)) == NULL)
+            die("B1top fill: allocation failed");
+        if ((uintptr_t)fill[i] > (uintptr_t)fill[top])
+            top = i;
+    }
+    g_top = n ? fill[top] : NULL;
+    add_root(&g_top, sizeof g_top);
+    for (size_t i = 0; i < n; i++)
+        if (i != top)
+            b_free(fill[i]);
+    free(fill);
 }
 
 static void rec_coll(const char *w, const char *param, const struct coll_res *o) {
@@ -591,6 +687,24 @@ static void wl_b(void) {
     rec_coll("B1", "", &o);
     rec_masked("B1", "");
 
+    /* B1top: B1 plus one live 1-block object within 16 blocks of the pool's top. */
+    {
+        size_t nblocks = b1_setup(MiB, 0xB1B1B1B1ull);
+        place_top_object(nblocks);
+        uint32_t *tt = xcalloc(P.b_colls, sizeof *tt);
+        timed_collect();
+        timed_collect();
+        for (unsigned i = 0; i < P.b_colls; i++)
+            tt[i] = clamp32(timed_collect());
+        o.blocks = nblocks;
+        o.live_blocks = b_used_bytes() / BLOCK;
+        coll_summary(tt, P.b_colls, &o);
+        rec_coll("B1top", "", &o);
+        rec("B1top", "", "top_object_block_from_top",
+            (double)(nblocks - 1u) - (double)((uintptr_t)g_top - (uintptr_t)g_mem) / (double)BLOCK);
+        free(tt);
+    }
+
     /* B2: every other list dropped, one collection per fresh heap. */
     uint32_t *t = xcalloc(P.b_colls, sizeof *t);
     double freed = 0;
@@ -598,44 +712,52 @@ static void wl_b(void) {
         o.blocks = b1_setup(MiB, 0xB2B2B2B2ull + i);
         for (unsigned l = 1; l < NLISTS; l += 2)
             g_lists[l] = NULL;
-        rgc_stats a, b;
-        rgc_get_stats(&g_heap, &a);
+        size_t a = b_used_bytes();
         t[i] = clamp32(timed_collect());
-        rgc_get_stats(&g_heap, &b);
-        freed += 1.0 - (double)b.used_bytes / (double)a.used_bytes;
-        o.live_blocks = b.used_bytes / BLOCK;
+        size_t b = b_used_bytes();
+        freed += 1.0 - (double)b / (double)a;
+        o.live_blocks = b / BLOCK;
     }
     coll_summary(t, P.b_colls, &o);
     rec_coll("B2", "", &o);
     rec("B2", "", "freed_fraction", freed / P.b_colls);
     rec_masked("B2", "");
 
-    /* B3: 8 arrays of K pointers to 1-block leaves, arrays + leaves = 50% of the pool. */
+    /* B3: 8 arrays of K pointers to 1-block leaves, then a chain of CHAIN 1-block nodes (each new node
+     * points to the previous one: the head is the highest, the links point down); arrays + leaves +
+     * chain = 50% of the pool. */
+    enum { CHAIN = 4096 };
     size_t nblocks = heap_reset(MiB);
     memset(g_arrays, 0, sizeof g_arrays);
     add_root(g_arrays, sizeof g_arrays);
-    size_t K = (size_t)((double)(nblocks / 2) / (NARRAYS * (1.0 + (double)sizeof(void *) / (double)BLOCK)));
+    size_t K = (size_t)((double)(nblocks / 2 - CHAIN) / (NARRAYS * (1.0 + (double)sizeof(void *) / (double)BLOCK)));
     for (unsigned a = 0; a < NARRAYS; a++)
-        if ((g_arrays[a] = rgc_alloc(&g_heap, K * sizeof(void *), 0)) == NULL)
+        if ((g_arrays[a] = b_alloc(K * sizeof(void *))) == NULL)
             die("B3 arrays");
     for (size_t k = 0; k < K; k++)
         for (unsigned a = 0; a < NARRAYS; a++)
-            if ((((void **)g_arrays[a])[k] = rgc_alloc(&g_heap, BLOCK, 0)) == NULL)
+            if ((((void **)g_arrays[a])[k] = b_alloc(BLOCK)) == NULL)
                 die("B3 leaves");
+    for (unsigned k = 0; k < CHAIN; k++) {
+        void **node = b_alloc(BLOCK);
+        if (node == NULL)
+            die("B3 chain");
+        node[0] = g_arrays[NARRAYS];
+        g_arrays[NARRAYS] = node;
+    }
     timed_collect();
     timed_collect();
     for (unsigned i = 0; i < P.b_colls; i++)
         t[i] = clamp32(timed_collect());
     o.blocks = nblocks;
-    rgc_stats st;
-    rgc_get_stats(&g_heap, &st);
-    o.live_blocks = st.used_bytes / BLOCK;
+    o.live_blocks = b_used_bytes() / BLOCK;
     coll_summary(t, P.b_colls, &o);
     rec_coll("B3", "", &o);
     rec_masked("B3", "");
     free(t);
 }
 
+#if BENCH_RGC
 /* ---- Scaling --------------------------------------------------------------------------------------- */
 
 static void param_heap(char *buf, size_t len, size_t bytes) {
@@ -825,6 +947,8 @@ static inline uint64_t cpu_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void *g_ring[RING];
+
 static void wl_incr(void) {
     const size_t budget = 256;
     for (unsigned k = 0; k < NSIZES; k++) {
@@ -915,15 +1039,19 @@ static void wl_incr(void) {
         free(tc);
     }
 }
-#endif /* !BENCH_PEER */
+#endif /* BENCH_RGC */
+#endif /* BENCH_GC */
 
 /* ---- main ------------------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
     fprintf(f, "usage: rgc-bench-%s [--quick] [--out FILE] [workload ...]\n"
                "workloads: timer a1 a2 a3 c"
-#if !BENCH_PEER
-               " b scaling scaling-a2 irq incr"
+#if BENCH_GC
+               " b"
+#endif
+#if BENCH_RGC
+               " scaling scaling-a2 irq incr"
 #endif
                " (default: all that apply to this build)\n"
                "Appends raw records (variant, workload, parameter, metric, value; tab-separated) to FILE\n"
@@ -972,8 +1100,11 @@ int main(int argc, char **argv) {
     }
 #endif
     static const char *all[] = {"timer", "a1", "a2", "a3", "c",
-#if !BENCH_PEER
-                                "b",     "scaling", "irq", "incr"
+#if BENCH_GC
+                                "b",
+#endif
+#if BENCH_RGC
+                                "scaling", "irq", "incr"
 #endif
     };
     if (nlist == 0)
@@ -991,9 +1122,11 @@ int main(int argc, char **argv) {
             wl_a3();
         else if (strcmp(w, "c") == 0)
             wl_c();
-#if !BENCH_PEER
+#if BENCH_GC
         else if (strcmp(w, "b") == 0)
             wl_b();
+#endif
+#if BENCH_RGC
         else if (strcmp(w, "scaling") == 0)
             wl_scaling(true);
         else if (strcmp(w, "scaling-a2") == 0)
