@@ -2,7 +2,7 @@
 # writes plot_flags.gp: how many data points each plot has; a plot without data is skipped).
 # usage: gnuplot -e "dir='bench/results'" bench/plots.gp
 if (!exists("dir")) dir = "bench/results"
-have_a3 = 0; have_c = 0; have_b1 = 0; have_scan = 0; have_irq = 0; have_incr = 0
+have_a3 = 0; have_c = 0; have_b1 = 0; have_scan = 0; have_irq = 0; have_incr = 0; have_vs = 0
 load dir."/plot_flags.gp"
 set terminal pngcairo size 800,480 font "sans,10"
 set grid ytics
@@ -25,7 +25,7 @@ if (have_a3 > 0) {
        "" using 5 title "max"
 }
 
-# C: fragmented vs empty heap, mean latency (MicroPython's 2-block figure from issue #5 for reference)
+# C: fragmented vs empty heap, mean latency per allocator (py/gc.c measured in the same run)
 if (have_c > 0) {
   set output dir."/c_fragmented.png"
   set xtics noenhanced
@@ -36,6 +36,22 @@ if (have_c > 0) {
   set style histogram clustered gap 1
   plot dir."/c.dat" using 2:xtic(1) title "fragmented, 2 blocks", "" using 3 title "fragmented, 1 block", \
        "" using 4 title "empty, 2 blocks", "" using 5 title "empty, 1 block"
+}
+
+# rgc vs py/gc.c: rgc's speed over py/gc.c's per case (> 1: rgc faster), both block sizes
+if (have_vs > 0) {
+  set terminal pngcairo size 1000,600 font "sans,10"
+  set output dir."/vs_mpgc.png"
+  set xtics noenhanced rotate by -30 left
+  set title "rgc speed / MicroPython py/gc.c speed, same harness and run (> 1: rgc faster)" noenhanced
+  set ylabel "speed ratio (log scale)"
+  set logscale y
+  set style data histograms
+  set style histogram clustered gap 1
+  plot dir."/vs_mpgc.dat" using 2:xtic(1) title "32-byte blocks", "" using 3 title "16-byte blocks", \
+       1 with lines dt 2 lc rgb "black" notitle
+  set xtics norotate
+  set terminal pngcairo size 800,480 font "sans,10"
 }
 
 # Interrupt latency per foreground mode
