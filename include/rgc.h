@@ -291,6 +291,7 @@ struct rgc_heap {
     _Atomic size_t hint;           /* advisory: lowest free block (1-block searches start here) */
     _Atomic size_t rover;          /* advisory: where the next multi-block search starts (next fit) */
     _Atomic size_t fit_from[6];    /* advisory: no run of 2, 3, 5, 9, 17, 33 free blocks starts below */
+    _Atomic size_t fit_ceiling;    /* advisory: a release at or above it lowers no fit_from */
     _Atomic size_t limit[RGC_MAX_LEVELS]; /* allocations at a level stay below its limit (reserves) */
     size_t reserve_blocks[RGC_MAX_LEVELS];
     _Atomic unsigned state;        /* collection phase | rescan request */

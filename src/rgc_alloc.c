@@ -113,6 +113,101 @@ static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t fro
     return RGC_NONE;
 }
 
+/* One-block requests (most of a runtime's: MicroPython's small objects and cells fit one block) take
+ * a search of their own: no run to count, one table byte tells which of its four blocks is free.
+ * First FREE block of area a inside the global range [from, to), or RGC_NONE. Reads one free-map word
+ * per group entered and one table byte per four blocks (the same worst case as find_run_in_area). */
+static size_t find_block_in_area(rgc_heap *h, const struct rgc_area *a, size_t from, size_t to) {
+    size_t b = from > a->first ? from - a->first : 0; /* local indices from here on */
+    size_t hi = to - a->first < a->nblocks ? to - a->first : a->nblocks;
+    size_t reads = 0;
+    while (b < hi) {
+        size_t group = b >> 6;
+        uint32_t word = atomic_load_explicit(&a->free_map[group >> 5], memory_order_relaxed) >> (group & 31u);
+        reads += 4u;
+        if (word == 0) { /* no free block in this word's remaining groups */
+            b = ((b >> 11) + 1u) << 11;
+            continue;
+        }
+        if ((word & 1u) == 0) { /* this group is full */
+            b = (group + 1u) << 6;
+            continue;
+        }
+        bool whole_group = (b & 63u) == 0;
+        size_t group_end = (group + 1u) << 6 < hi ? (group + 1u) << 6 : hi;
+        /* Blocks of the first byte below b count as used. */
+        unsigned below = ((1u << ((b & 3u) << 1)) - 1u) & 0x55u;
+        for (b &= ~(size_t)3u; b < group_end; b += 4u, below = 0) {
+            unsigned byte = u8_load(&a->atb[ATB_INDEX(b)]);
+            reads++;
+            unsigned free_bits = ~(byte | (byte >> 1) | below) & 0x55u; /* bit 2i: block b+i is FREE */
+            if (free_bits != 0) {
+                size_t k = b + ((unsigned)__builtin_ctz(free_bits) >> 1);
+                if (k < group_end) {
+                    SEARCH_STAT(h, search_bytes, reads);
+                    return a->first + k;
+                }
+            }
+        }
+        b = group_end;
+        if (whole_group && group_end == ((group + 1u) << 6))
+            rgc_map_clear_full(h, a, group);
+    }
+    SEARCH_STAT(h, search_bytes, reads);
+    return RGC_NONE;
+}
+
+static size_t find_block(rgc_heap *h, size_t from, size_t to) {
+    const struct rgc_area *a = &h->areas[0];
+    size_t s = from < area_end(a) ? find_block_in_area(h, a, from, to) : RGC_NONE;
+    for (unsigned i = 1, n = heap_areas(h); s == RGC_NONE && i < n; i++) {
+        a = &h->areas[i];
+        if (area_end(a) > from && a->first < to)
+            s = find_block_in_area(h, a, from, to);
+    }
+    return s;
+}
+
+/* A FREE block in [lo, hi): from start (the hint) up, then from lo around. */
+static size_t search_block(rgc_heap *h, size_t lo, size_t hi, size_t start) {
+    if (start < lo || start >= hi)
+        start = lo;
+    size_t s = find_block(h, start, hi);
+    if (s == RGC_NONE && start > lo)
+        s = find_block(h, lo, start);
+    return s;
+}
+
+/* Find and claim one block for context c; returns it or RGC_NONE. */
+static size_t claim_one_somewhere(rgc_heap *h, const rgc_ctx *c) {
+    for (;;) {
+        if (sz_load(&h->free_blocks) == 0)
+            return RGC_NONE;
+        SEARCH_STAT(h, searches, 1u);
+        size_t shared = level_limit(h, 0);
+        size_t hint = sz_load(&h->hint);
+        /* The hint names the lowest free block; most of the time it still is free: one byte decides. */
+        const struct rgc_area *a0 = &h->areas[0]; /* a0->first == 0 */
+        size_t s = hint < a0->nblocks && hint < shared && atb_state_in(a0, hint) == AT_FREE
+                       ? hint
+                       : search_block(h, 0, shared, hint);
+        if (s == RGC_NONE) {
+            size_t mine = level_limit(h, c->level);
+            if (mine > shared)
+                s = search_block(h, shared, mine, shared);
+            if (s == RGC_NONE)
+                return RGC_NONE;
+        }
+        ctx_publish(h, c, s, SLOT_CLAIM); /* see claim_somewhere */
+        if (rgc_atb_claim_block(h, s, born_state(h, s))) {
+            if (s >= hint && s < shared) /* advisory: see claim_somewhere */
+                sz_store(&h->hint, s + 1u);
+            return s;
+        }
+        stat_inc(h, &h->claim_retries);
+    }
+}
+
 /* First run of nb free blocks inside the global range [from, to), areas in order (*window: as for
  * find_run_in_area). */
 static size_t find_run(rgc_heap *h, size_t from, size_t to, size_t nb, size_t wmin, size_t *window) {
@@ -168,8 +263,12 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         size_t s = search_range(h, 0, shared, nb, start, wmin, &window);
         /* First fit from the class hint: the first run of the class's least size met is where the
          * next search of this class may start (advisory, a plain store like the hint's). */
-        if (!next_fit && k > 0 && window != RGC_NONE && window < shared)
+        if (!next_fit && k > 0 && window != RGC_NONE && window < shared) {
+            size_t reach = window + fit_min(k) - 1u; /* releases below it may lower this hint */
+            if (reach > sz_load(&h->fit_ceiling))
+                sz_store(&h->fit_ceiling, reach);
             sz_store(&h->fit_from[k - 1u], window);
+        }
         if (s == RGC_NONE && mine > shared) /* this level's reserve (and those of levels below it) */
             s = search_range(h, shared, mine, nb, shared, nb, &window);
         if (s == RGC_NONE)
@@ -229,13 +328,16 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
         collect_before_alloc(h, &c, nb, due);
     bool collected = false;
     while (uns_load(&h->lock_depth) == 0) {
-        size_t s = claim_somewhere(h, &c, nb);
+        size_t s = nb == 1u ? claim_one_somewhere(h, &c) : claim_somewhere(h, &c, nb);
         if (s != RGC_NONE) {
             /* ours alone: published, so neither a stray free nor a collection above takes it */
             RGC_ASSERT(atb_state(h, s) == AT_HEAD || atb_state(h, s) == AT_MARK);
             result = block_addr(h, s);
             RGC_UNPOISON(result, nb * RGC_BS);
-            __builtin_memset(result, 0, nb * RGC_BS);
+            if (nb == 1u) /* a constant size: a few stores instead of a call */
+                __builtin_memset(result, 0, RGC_BS);
+            else
+                __builtin_memset(result, 0, nb * RGC_BS);
             if (flags & RGC_FINALISER)
                 ftb_set(h, s);
             break;
@@ -252,9 +354,72 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
     return result;
 }
 
+/* ---- the one-block fast paths ----------------------------------------------------------------
+ * Most requests of a runtime are one block, and most of those find the hint's block free; most frees
+ * are of one-block objects by a call with nothing below it. These paths do exactly the general
+ * path's steps for that case (the same context entry, slot protocol and one atomic step per table
+ * byte), with every check that would lead elsewhere done first and answered "not here": they then
+ * return having changed nothing, and the general path takes the request. */
+
+/* Level and depth of a new call without counting misuse (the general path will). */
+static inline bool fast_reserve(rgc_heap *h, rgc_ctx *c) {
+#if RGC_SINGLE_CONTEXT
+    c->level = 0;
+#else
+    c->level = rgc_port_level();
+    if (c->level >= RGC_MAX_LEVELS)
+        return false;
+#endif
+    c->depth = u8_load(&h->depth[c->level]);
+    return c->depth < RGC_MAX_NEST;
+}
+
+static void *alloc_block_fast(rgc_heap *h, unsigned flags) {
+    rgc_ctx c;
+    if (!fast_reserve(h, &c))
+        return NULL;
+    /* Threshold and pacing count every allocation (and may collect): the general path. */
+    if ((atomic_load_explicit(&h->policy[c.level], memory_order_relaxed) & RGC_NO_ALLOC) ||
+        uns_load(&h->lock_depth) != 0 || sz_load(&h->threshold) != 0 || uns_load(&h->pacing) != 0)
+        return NULL;
+    size_t s = sz_load(&h->hint);
+    const struct rgc_area *a = &h->areas[0]; /* a->first == 0 */
+    if (s >= a->nblocks || s >= level_limit(h, 0))
+        return NULL;
+    _Atomic uint8_t *p = atb_byte(a, s);
+    uint8_t cur = u8_load(p);
+    if (ATB_GET(cur, s) != AT_FREE)
+        return NULL;
+    /* rgc_ctx_enter, with the slot's new value stored at once instead of 0 (the collector reads every
+     * slot, rgc_ctx_object_busy only those below depth: either way it names our claim) */
+    ctx_publish(h, &c, s, SLOT_CLAIM);
+    u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
+    uint8_t bits = ATB_BITS(born_state(h, s), s);
+    while (!u8_cas(h, p, &cur, (uint8_t)(cur | bits))) {
+        if (ATB_GET(cur, s) != AT_FREE) { /* taken by a preempting context: search in the general path */
+            ctx_leave(h, &c);
+            return NULL;
+        }
+    }
+    atb_count_free(h, 1u, 0);
+    sz_store(&h->hint, s + 1u); /* advisory: see claim_somewhere */
+    void *result = block_addr_in(a, s);
+    RGC_UNPOISON(result, RGC_BS);
+    __builtin_memset(result, 0, RGC_BS);
+    if (flags & RGC_FINALISER)
+        ftb_set(h, s);
+    ctx_leave(h, &c);
+    return result;
+}
+
 void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
     if (!heap_ok(h))
         return NULL;
+    if (n - 1u < RGC_BS && (flags & ~(unsigned)RGC_FINALISER) == 0) { /* 1 .. RGC_BS bytes */
+        void *p = alloc_block_fast(h, flags);
+        if (p != NULL)
+            return p;
+    }
     if (n == 0 || n > sz_load(&h->nblocks) * RGC_BS || (flags & ~(unsigned)RGC_FINALISER) != 0) {
         rgc_count_misuse(h);
         return NULL;
@@ -272,11 +437,37 @@ void rgc_free_object(rgc_heap *h, size_t b) {
         stat_inc(h, &h->deferred_frees);
         return;
     }
-    rgc_atb_release_object(h, b, rgc_atb_run_length(h, b));
+    size_t n = rgc_atb_run_length(h, b);
+    if (n == 1u)
+        rgc_atb_release_block(h, b);
+    else
+        rgc_atb_release_object(h, b, n);
 }
 
 static bool is_object(unsigned state) {
     return state == AT_HEAD || state == AT_MARK;
+}
+
+/* rgc_free's fast path: a one-block object of area 0, no collection marking, no context below us
+ * working on it. False (nothing changed) otherwise. */
+static bool free_block_fast(rgc_heap *h, size_t b) {
+    const struct rgc_area *a = &h->areas[0];
+    rgc_ctx c;
+    if (b >= a->nblocks || !fast_reserve(h, &c))
+        return false;
+    ctx_publish(h, &c, b, SLOT_OP); /* rgc_ctx_enter with our slot's value at once (see alloc) */
+    u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
+    unsigned state = atb_state_in(a, b);
+    bool fast = (state == AT_HEAD || state == AT_MARK) && phase_of(h) != PHASE_MARK &&
+                (b + 1u >= a->nblocks || atb_state_in(a, b + 1u) != AT_TAIL) &&
+                !rgc_ctx_object_busy(h, &c, b);
+    if (fast) {
+        ftb_clear(h, b);
+        rgc_atb_release_block(h, b);
+        ctx_unpublish(h, &c);
+    }
+    ctx_leave(h, &c);
+    return fast;
 }
 
 void rgc_free(rgc_heap *h, void *p) {
@@ -292,6 +483,8 @@ void rgc_free(rgc_heap *h, void *p) {
         rgc_count_misuse(h);
         return;
     }
+    if (free_block_fast(h, b))
+        return;
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return;

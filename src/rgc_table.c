@@ -31,15 +31,6 @@ size_t rgc_block_of_addr_slow(rgc_heap *h, uintptr_t w, size_t *offset) {
     return RGC_NONE;
 }
 
-size_t rgc_atb_run_length(rgc_heap *h, size_t b) {
-    const struct rgc_area *a = area_of(h, b);
-    if (a == NULL)
-        return 0;
-    size_t e = b + 1, end = area_end(a);
-    while (e < end && atb_state_in(a, e) == AT_TAIL)
-        e++;
-    return e - b;
-}
 
 /* Bits covering blocks [from, to) within table byte ATB_INDEX(from); to <= next byte boundary. */
 static uint8_t byte_mask(size_t from, size_t to) {
@@ -55,30 +46,7 @@ static uint8_t byte_tails(size_t from, size_t to) {
     return m;
 }
 
-bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
-    const struct rgc_area *a = area_of(h, b);
-    if (a == NULL)
-        return false;
-    _Atomic uint8_t *p = atb_byte(a, b);
-    uint8_t cur = u8_load(p);
-    for (;;) {
-        if (ATB_GET(cur, b) != from)
-            return false;
-        uint8_t next = (uint8_t)((cur & ~ATB_BITS(3u, b)) | ATB_BITS(to, b));
-        if (u8_cas(h, p, &cur, next))
-            return true;
-        /* another block of the same byte changed under us: re-decide on the fresh value */
-    }
-}
 
-/* The free-block counter never undercounts: releases add before releasing, claims subtract after
- * claiming, so at every instant it is at least the number of FREE blocks (found by the preemption
- * sweep: adding after the release let an interrupt inside a sweep's release fail an allocation that
- * had a free run). A request for more blocks than it says fails without a search, always rightly; an
- * overcount only costs a search. The *_raw primitives leave it alone; the public ones keep it. */
-static void count_free(rgc_heap *h, size_t claimed, size_t released) {
-    (void)sz_add(h, &h->free_blocks, released - claimed); /* wraps correctly for claims */
-}
 
 static void release_tails_raw(rgc_heap *h, size_t from, size_t to) {
     if (from >= to)
@@ -99,13 +67,6 @@ static void release_tails_raw(rgc_heap *h, size_t from, size_t to) {
     }
 }
 
-static void release_head_raw(rgc_heap *h, size_t b) {
-    const struct rgc_area *a = area_of(h, b);
-    RGC_POISON(block_addr_in(a, b), RGC_BS);
-    (void)u8_and(h, atb_byte(a, b), (uint8_t)~ATB_BITS(3u, b));
-    map_set(h, a, (b - a->first) >> 6);
-    rgc_hint_lower(h, b);
-}
 
 /* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
  * (last first) and report failure. [from-1, to) lies in one area. */
@@ -139,7 +100,7 @@ bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
     if (!claim_tails_raw(h, from, to))
         return false;
     if (to > from)
-        count_free(h, to - from, 0);
+        atb_count_free(h, to - from, 0);
     return true;
 }
 
@@ -147,25 +108,26 @@ bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
     if (!rgc_atb_transition(h, s, AT_FREE, head_state))
         return false;
     if (claim_tails_raw(h, s + 1u, s + n)) {
-        count_free(h, n, 0);
+        atb_count_free(h, n, 0);
         return true;
     }
-    release_head_raw(h, s);
+    atb_release_head_raw(h, s);
     return false;
 }
 
+
 void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
     if (to > from)
-        count_free(h, 0, to - from);
+        atb_count_free(h, 0, to - from);
     release_tails_raw(h, from, to);
     if (to > from)
         rgc_hint_lower(h, from);
 }
 
 void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n) {
-    count_free(h, 0, n);
+    atb_count_free(h, 0, n);
     release_tails_raw(h, b + 1u, b + n);
-    release_head_raw(h, b);
+    atb_release_head_raw(h, b);
 }
 
 void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {
@@ -180,83 +142,23 @@ void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {
     }
 }
 
-void rgc_hint_lower(rgc_heap *h, size_t b) {
-    size_t cur = sz_load(&h->hint);
-    while (b < cur && !sz_cas(h, &h->hint, &cur, b)) {
-    }
+
+void rgc_hint_lower_classes(rgc_heap *h, size_t b) {
     /* The class hints take plain stores (no read-modify-write on this path): a preemption between
      * the load and the store may lose a lowering, which costs first-fit exactness, never a block -
-     * every search that fails from its hint wraps around from the bottom. */
-    /* Classes wholly below the next-fit limit never search from their hint: left alone. */
-    unsigned k = fit_class((sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT) + 1u);
-    for (k = k > 0 ? k : 1u; k < RGC_FIT_CLASSES; k++) {
-        size_t low = b >= fit_min(k) - 1u ? b - (fit_min(k) - 1u) : 0;
-        if (low < sz_load(&h->fit_from[k - 1u]))
+     * every search that fails from its hint wraps around from the bottom. The same holds for the
+     * ceiling recomputed here from what this call saw. */
+    size_t ceiling = 0;
+    for (unsigned k = 1; k < RGC_FIT_CLASSES; k++) {
+        size_t reach = fit_min(k) - 1u;
+        size_t low = b >= reach ? b - reach : 0;
+        size_t from = sz_load(&h->fit_from[k - 1u]);
+        if (low < from) {
             sz_store(&h->fit_from[k - 1u], low);
-    }
-}
-
-/* Level and depth of a new call, or false (counted as misuse) when either is out of range. */
-static bool ctx_reserve(rgc_heap *h, rgc_ctx *c) {
-#if RGC_SINGLE_CONTEXT
-    unsigned level = 0;
-#else
-    unsigned level = rgc_port_level();
-#endif
-    if (level >= RGC_MAX_LEVELS) {
-        stat_inc(h, &h->misuse);
-        return false;
-    }
-    unsigned depth = atomic_load_explicit(&h->depth[level], memory_order_relaxed);
-    if (depth >= RGC_MAX_NEST) {
-        stat_inc(h, &h->misuse);
-        return false;
-    }
-    c->level = level;
-    c->depth = depth;
-    return true;
-}
-
-bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
-    if (!ctx_reserve(h, c))
-        return false;
-    /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
-     * it for an operation in progress (rgc_ctx_object_busy reads slots below depth). */
-    ctx_unpublish(h, c);
-    u8_store(&h->depth[c->level], (uint8_t)(c->depth + 1u));
-    return true;
-}
-
-bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c) {
-    if (!ctx_reserve(h, c))
-        return false;
-    u8_store(&h->depth[c->level], (uint8_t)(c->depth + 1u));
-    return true;
-}
-
-bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
-#if RGC_SINGLE_CONTEXT
-    (void)h; (void)c; (void)b;
-    return false;
-#endif
-    size_t op = SLOT_VALUE(b, SLOT_OP), claim = SLOT_VALUE(b, SLOT_CLAIM);
-    for (unsigned level = 0; level <= c->level; level++) {
-        unsigned depth = level == c->level
-                             ? c->depth
-                             : atomic_load_explicit(&h->depth[level], memory_order_relaxed);
-        for (unsigned d = 0; d < depth && d < RGC_MAX_NEST; d++) {
-            size_t v = sz_load(&h->in_progress[level][d]);
-            if (v == op || v == claim)
-                return true;
+            from = low;
         }
+        if (from != 0 && from + reach > ceiling)
+            ceiling = from + reach;
     }
-    return false;
-}
-
-void rgc_count_misuse(rgc_heap *h) {
-    rgc_ctx c;
-    if (!rgc_ctx_enter(h, &c))
-        return; /* counted there */
-    stat_inc(h, &h->misuse);
-    ctx_leave(h, &c);
+    sz_store(&h->fit_ceiling, ceiling);
 }
