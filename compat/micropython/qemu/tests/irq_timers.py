@@ -1,0 +1,236 @@
+# irq_timers.py - three hardware timers at different NVIC priorities run Python callbacks that allocate,
+# while the main loop churns the heap, collects and checks every stored object; optionally Ctrl-C
+# typed at the UART (run_irq_test.py --ctrl-c). For the qemu port's MPS2 AN385 with the rgcqemu module
+# (compat/micropython/qemu). PARAMS (put in front by run_irq_test.py): seconds (emulated), stress (0:
+# 1 Hz / 10 Hz / 1 kHz; 1: 10 Hz / 1 kHz / 10 kHz), kbd (1: Ctrl-C protocol with the driver).
+#
+# Each callback allocates a 2 KiB bytearray (a copy of its level's pattern, stamped with the run number)
+# and a list of 8 tuples, and stores both in a module-global dict (6 slots per level, replacing older
+# entries, so the old ones become garbage). The main loop allocates its own garbage, times gc.collect()
+# in emulated time (the dual timer at 25 MHz), and reads every stored entry back: the bytearray's
+# pattern and stamp, the tuples' contents and their agreement with the stamp. Any difference is a
+# corrupted object and fails the test; so do callbacks that did not run (fewer runs than the emulated
+# time says), exceptions other than MemoryError, and (on rgc) an inconsistent heap.
+import gc
+import rgcqemu
+
+try:
+    PARAMS
+except NameError:
+    PARAMS = {}
+SECONDS = PARAMS.get("seconds", 3)
+STRESS = PARAMS.get("stress", 0)
+KBD = PARAMS.get("kbd", 0)
+HZ = rgcqemu.TICKS_HZ
+ON_RGC = rgcqemu.on_rgc
+
+# (timer id, frequency Hz, NVIC priority): the faster, the more urgent - each preempts the slower ones
+if STRESS:
+    LEVELS = ((1, 10, 6), (0, 1000, 4), (2, 10000, 2))
+else:
+    LEVELS = ((1, 1, 6), (0, 10, 4), (2, 1000, 2))
+NBYTES = 2048
+NTUPLES = 8
+SLOTS = 6
+NL = len(LEVELS)
+
+results = {}
+for lv in range(NL):
+    for s in range(SLOTS):
+        results[lv * 100 + s] = None
+# per level: callback runs, objects allocated, MemoryErrors, collections run from the callback
+stats = [[0, 0, 0, 0] for _ in range(NL)]
+patterns = []
+for lv in range(NL):
+    p = bytearray(NBYTES)
+    for i in range(NBYTES):
+        p[i] = (i * 7 + lv * 31 + 1) & 0xFF
+    patterns.append(p)
+tails = [bytes(p[4:]) for p in patterns]
+
+
+def make_cb(lv):
+    pat = patterns[lv]
+    st = stats[lv]
+    base = lv * 100
+    collect = ON_RGC and lv == 0  # the slowest level also runs whole collections at interrupt level
+
+    def cb(n):
+        st[0] += 1
+        try:
+            b = bytearray(pat)
+            st[1] += 1
+            b[0] = n & 0xFF
+            b[1] = (n >> 8) & 0xFF
+            b[2] = (n >> 16) & 0xFF
+            b[3] = lv
+            t = [(n, i, lv) for i in range(NTUPLES)]
+            st[1] += 1 + NTUPLES
+            results[base + n % SLOTS] = (b, t)
+            st[1] += 1
+        except MemoryError:
+            st[2] += 1
+        if collect and rgcqemu.collect_if_idle():
+            st[3] += 1
+
+    return cb
+
+
+def verify():
+    # reads each entry once (one dict lookup: a callback replaces entries, never changes one)
+    seen = bad = 0
+    for lv in range(NL):
+        for s in range(SLOTS):
+            e = results[lv * 100 + s]
+            if e is None:
+                continue
+            seen += 1
+            b, t = e
+            n = b[0] | (b[1] << 8) | (b[2] << 16)
+            ok = len(b) == NBYTES and b[3] == lv and n % SLOTS == s and b[4:] == tails[lv]
+            ok = ok and len(t) == NTUPLES
+            if ok:
+                for i in range(NTUPLES):
+                    x = t[i]
+                    if len(x) != 3 or x[0] & 0xFFFFFF != n or x[1] != i or x[2] != lv:
+                        ok = False
+            if not ok:
+                bad += 1
+                print("CORRUPT level", lv, "slot", s, "stamp", n, "len", len(b))
+    return seen, bad
+
+
+# the main loop's state is global: a KeyboardInterrupt leaves the loop, which then resumes
+elapsed = 0  # ticks since the timers started
+last = 0
+collections = 0
+longest = longest_excl = 0  # longest gc.collect(), with and without the callbacks that preempted it
+corrupt = 0
+checked = 0
+kbd_caught = 0
+kbd_checks_bad = 0
+churn = []
+
+
+def main_loop():
+    global elapsed, last, collections, longest, longest_excl, corrupt, checked, churn
+    limit = SECONDS * HZ
+    while elapsed < limit:
+        # garbage of the thread's own: strings, tuples and a dict, dropped one round later
+        churn = [str(i) * 3 for i in range(60)]
+        d = {i: (i, churn[i]) for i in range(20)}
+        t0 = rgcqemu.ticks()
+        i0 = rgcqemu.irq_ticks()
+        gc.collect()
+        dt = rgcqemu.ticks_diff(t0, rgcqemu.ticks())
+        di = rgcqemu.ticks_diff(i0, rgcqemu.irq_ticks())
+        collections += 1
+        if dt > longest:
+            longest = dt
+        if dt - di > longest_excl:
+            longest_excl = dt - di
+        seen, bad = verify()
+        checked += seen
+        corrupt += bad
+        del d
+        now = rgcqemu.ticks()
+        elapsed += rgcqemu.ticks_diff(last, now)
+        last = now
+
+
+def after_kbd():
+    # a KeyboardInterrupt has unwound the main loop: the heap must be whole and collecting must work
+    global kbd_checks_bad, corrupt
+    h = rgcqemu.heap()
+    if h is not None and h[3] != 0:
+        kbd_checks_bad += 1
+        print("heap check failed after a KeyboardInterrupt:", h)
+    gc.collect()
+    seen, bad = verify()
+    corrupt += bad
+
+
+def us(ticks):
+    return ticks * 1000000 // HZ
+
+
+print("rgc" if ON_RGC else "stock py/gc.c", "- levels (timer, Hz, NVIC priority):", LEVELS, "for", SECONDS, "s")
+for lv in range(NL):
+    tid, freq, prio = LEVELS[lv]
+    rgcqemu.start(tid, freq, make_cb(lv), prio)
+last = rgcqemu.ticks()
+if KBD:
+    rgcqemu.uart_irq(True, 7)  # below every timer: Ctrl-C cannot preempt a callback
+    print("READY")
+while True:
+    try:
+        main_loop()
+        break
+    except KeyboardInterrupt:
+        kbd_caught += 1
+        after_kbd()
+        print("KBD", kbd_caught)
+if KBD:
+    print("STOP?")
+    while rgcqemu.uart_stats()[5] == 0:  # until the driver's "!" (after its last Ctrl-C)
+        try:
+            while rgcqemu.uart_stats()[5] == 0:
+                pass
+        except KeyboardInterrupt:
+            kbd_caught += 1
+            after_kbd()
+            print("KBD", kbd_caught)
+    rgcqemu.uart_irq(False)
+rgcqemu.stop_all()
+now = rgcqemu.ticks()
+run_ticks = elapsed + rgcqemu.ticks_diff(last, now)  # from the timers' start to their stop
+seen, bad = verify()
+corrupt += bad
+gc.collect()
+
+fail = []
+print("emulated time %d ms, %d gc.collect() in the main loop, %d stored objects checked" % (us(run_ticks) // 1000, collections, checked))
+print("level  timer    Hz prio rgc-level  runs expected  allocs MemoryError other-exc preempted-gc in-marking nested irq-collect")
+for lv in range(NL):
+    tid, freq, prio = LEVELS[lv]
+    runs, exc, memerr, in_gc, in_coll, in_mark, nested, level = rgcqemu.stats(tid)
+    expected = run_ticks * freq // HZ
+    st = stats[lv]
+    print("%5d %6d %5d %4d %9d %5d %8d %7d %11d %9d %12d %10d %6d %11d" % (
+        lv, tid, freq, prio, level, runs, expected, st[1], st[2], exc, in_gc, in_mark, nested, st[3]))
+    if runs != st[0]:
+        fail.append("level %d: the C side counted %d runs, the callback %d" % (lv, runs, st[0]))
+    # an expiry while the same callback still runs is merged (one pending bit): allow 10 % lost
+    if runs < expected * 9 // 10 or runs == 0:
+        fail.append("level %d: %d callbacks for %d timer periods" % (lv, runs, expected))
+    if exc:
+        fail.append("level %d: %d exceptions escaped the callback, first: %r" % (lv, exc, rgcqemu.first_exception(tid)))
+    if st[2]:
+        fail.append("level %d: %d MemoryError" % (lv, st[2]))
+print("longest gc.collect(): %d us emulated (%d us without the callbacks that preempted it)" % (us(longest), us(longest_excl)))
+ran, refused, skipped = rgcqemu.irq_collect_stats()
+if ON_RGC:
+    print("collections at interrupt level (1st level): %d ran, %d refused by rgc (the thread was inside an rgc call), %d skipped (a collection in progress)" % (ran, refused, skipped))
+    h = rgcqemu.heap()
+    print("rgc: %d collections, %d failed allocations, %d misuse, rgc_check %d" % (h[0], h[1], h[2], h[3]))
+    if h[3] != 0:
+        fail.append("rgc_check reports an inconsistent heap")
+else:
+    print("collections at interrupt level: none (stock: a hard IRQ must not run py/gc.c)")
+if KBD:
+    rx, cc, cc_gc, cc_coll, cc_cb, other = rgcqemu.uart_stats()
+    print("ctrl-c received %d" % cc)
+    print("Ctrl-C: %d KeyboardInterrupt caught; arrivals while the thread was inside gc_collect: %d, while rgc had a collection in progress: %d, during a callback: %d; heap checks failed after one: %d"
+          % (kbd_caught, cc_gc, cc_coll, cc_cb, kbd_checks_bad))
+    if kbd_caught != cc:
+        fail.append("%d Ctrl-C received, %d KeyboardInterrupt caught" % (cc, kbd_caught))
+    if kbd_checks_bad:
+        fail.append("heap inconsistent after a KeyboardInterrupt")
+print("corrupted objects: %d" % corrupt)
+if corrupt:
+    fail.append("%d corrupted objects" % corrupt)
+if checked == 0:
+    fail.append("no stored object to check (no callback could allocate)")
+for f in fail:
+    print("FAIL:", f)
+print("PASS" if not fail else "FAIL")
