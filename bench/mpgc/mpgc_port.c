@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include "mpgc.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "py/runtime.h"
@@ -113,10 +112,10 @@ int mp_printf(const mp_print_t *print, const char *fmt, ...) {
 
 void mp_load_method_maybe(mp_obj_t base, qstr attr, mp_obj_t *dest) {
     (void)base, (void)attr, (void)dest;
-    abort(); /* only for blocks with a finaliser, which the benchmark never allocates */
+    __builtin_trap(); /* only for blocks with a finaliser, which the benchmark never allocates */
 }
 
 mp_obj_t mp_call_function_1_protected(mp_obj_t fun, mp_obj_t arg) {
     (void)fun, (void)arg;
-    abort();
+    __builtin_trap();
 }
