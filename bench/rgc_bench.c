@@ -1,14 +1,16 @@
-/* rgc_bench.c - the benchmark of issue #5 (MicroPython's workloads) and the incremental-collection
- * figure of issue #6. A benchmark, not a test: it never passes or fails on time. Each run appends raw
+/* rgc_bench.c - the benchmark of issue #5 (MicroPython's workloads), with MicroPython's py/gc.c as a
+ * column (issue #13), and the incremental-collection figure of issue #6. A benchmark, not a test: it never passes or fails on time. Each run appends raw
  * records to a TSV file (variant, workload, parameter, metric, value); bench_report.c turns them into
  * bench/results/results.md and the plots' data; scripts/bench.sh runs everything.
  *
  * The same source builds every variant (see bench/CMakeLists.txt): BENCH_VARIANT names it, BENCH_PEER=1
  * runs the allocator workloads (A1-A3, C) on malloc/free instead of rgc (glibc, or jemalloc when the
- * executable is linked with -ljemalloc).
+ * executable is linked with -ljemalloc), BENCH_MPGC=1 runs the allocator and collection workloads
+ * (A1-A3, C, B1-B3) on py/gc.c through its own API (gc_alloc, gc_free, gc_collect: bench/mpgc).
  *
  * Workloads (exact definitions from issue #5; heap 1 MiB unless stated; fixed seeds, xorshift64*):
- *   A1  alloc(U[16,512]) immediately followed by free, 5M pairs, empty heap - pairs/s
+ *   A1  alloc(16) immediately followed by free, 5M pairs, empty heap - pairs/s
+ *   A1m the same with alloc(U[16,512]) (issue #5's A1)
  *   A2  live set of S slots (S = 1024, 2048); each op frees a random slot and refills it with
  *       U[16,512]; 2M ops - ops/s and table bytes scanned per allocation (RGC_SEARCH_STATS builds)
  *   A3  per-call alloc latency in A2's steady state at S = 2048 - p50/p99/p99.9/max
@@ -16,7 +18,10 @@
  *       50% of the pool; 50 collections - median collect time. The list heads are a root range
  *       registered with rgc_add_root.
  *   B2  the same with every other list root dropped before one collection (frees ~50%); median of 50
- *   B3  8 pointer arrays to 1-block leaves at 50% full (mark-stack overflow); median of 50 collections
+ *   B1top  B1 plus one live 1-block object within 16 blocks of the pool's top (every free block but 16
+ *       filled with 1-block objects, the highest kept, the others freed); median of 50
+ *   B3  8 pointer arrays to 1-block leaves (mark-stack overflow) and a chain of 4096 1-block nodes, each
+ *       new node pointing to the previous one, together 50% of the pool; median of 50 collections
  *   C   1-block objects fill 90% of the pool, every other one freed, then 1000 allocations of 2 blocks
  *       and then 1000 of 1 block - mean/p50 latency; the same on an empty heap
  *   Scaling  B1 and A2 at heap sizes 64 KiB ... 64 MiB (A2 with S = 2048 * heap / 1 MiB, the same fill)
