@@ -710,8 +710,9 @@ static void wl_b(void) {
         o.live_blocks = b_used_bytes() / BLOCK;
         coll_summary(tt, P.b_colls, &o);
         rec_coll("B1top", "", &o);
-        rec("B1top", "", "top_object_block_from_top",
-            (double)(nblocks - 1u) - (double)((uintptr_t)g_top - (uintptr_t)g_mem) / (double)BLOCK);
+        /* blocks between the object and the end of the memory (both pools end there, give or take a block) */
+        rec("B1top", "", "blocks_above_top_object",
+            (double)(MiB - ((uintptr_t)g_top - (uintptr_t)g_mem)) / (double)BLOCK - 1.0);
         free(tt);
     }
 

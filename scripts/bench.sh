@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build="$2"; shift ;;
     --bin-dir) bindir="$2"; shift ;;
     --mp-root) mproot="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | cut -c3-; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift

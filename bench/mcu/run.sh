@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift ;;
     --mp-root) mproot="$2"; shift ;;
     --build) build="$2"; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | cut -c3-; exit 0 ;;
     *) echo "mcu/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
