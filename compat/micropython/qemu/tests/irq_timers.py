@@ -53,7 +53,8 @@ def make_cb(lv):
     pat = patterns[lv]
     st = stats[lv]
     base = lv * 100
-    collect = ON_RGC and lv == 0  # the slowest level also runs whole collections at interrupt level
+    # the levels of at most 10 Hz also run whole collections at interrupt level (~2 ms each)
+    collect = ON_RGC and LEVELS[lv][1] <= 10
 
     def cb(n):
         st[0] += 1
@@ -191,26 +192,42 @@ gc.collect()
 fail = []
 print("emulated time %d ms, %d gc.collect() in the main loop, %d stored objects checked" % (us(run_ticks) // 1000, collections, checked))
 print("level  timer    Hz prio rgc-level  runs expected  allocs MemoryError other-exc preempted-gc in-marking nested irq-collect")
+memerr_total = 0
 for lv in range(NL):
     tid, freq, prio = LEVELS[lv]
     runs, exc, memerr, in_gc, in_coll, in_mark, nested, level = rgcqemu.stats(tid)
     expected = run_ticks * freq // HZ
     st = stats[lv]
+    # MemoryError: caught by the callback, or escaped from it (the call itself allocates its frame)
+    me = st[2] + memerr
+    memerr_total += me
     print("%5d %6d %5d %4d %9d %5d %8d %7d %11d %9d %12d %10d %6d %11d" % (
-        lv, tid, freq, prio, level, runs, expected, st[1], st[2], exc, in_gc, in_mark, nested, st[3]))
-    if runs != st[0]:
-        fail.append("level %d: the C side counted %d runs, the callback %d" % (lv, runs, st[0]))
+        lv, tid, freq, prio, level, runs, expected, st[1], me, exc - memerr, in_gc, in_mark, nested, st[3]))
+    if runs != st[0] + exc:
+        fail.append("level %d: the C side counted %d runs, the callback %d (+ %d exceptions)" % (lv, runs, st[0], exc))
     # an expiry while the same callback still runs is merged (one pending bit): allow 10 % lost
     if runs < expected * 9 // 10 or runs == 0:
         fail.append("level %d: %d callbacks for %d timer periods" % (lv, runs, expected))
-    if exc:
-        fail.append("level %d: %d exceptions escaped the callback, first: %r" % (lv, exc, rgcqemu.first_exception(tid)))
-    if st[2]:
-        fail.append("level %d: %d MemoryError" % (lv, st[2]))
+    if exc - memerr:
+        fail.append("level %d: %d exceptions other than MemoryError, first: %r" % (lv, exc - memerr, rgcqemu.first_exception(tid)))
+    if me and not STRESS:
+        fail.append("level %d: %d MemoryError (first escaped: %r)" % (lv, me, rgcqemu.first_exception(tid)))
+    if st[1] == 0:
+        fail.append("level %d: no allocation succeeded" % lv)
+print("time in callbacks: %d ms of %d ms" % (us(rgcqemu.irq_ticks()) // 1000, us(run_ticks) // 1000))
 print("longest gc.collect(): %d us emulated (%d us without the callbacks that preempted it)" % (us(longest), us(longest_excl)))
 ran, refused, skipped = rgcqemu.irq_collect_stats()
 if ON_RGC:
-    print("collections at interrupt level (1st level): %d ran, %d refused by rgc (the thread was inside an rgc call), %d skipped (a collection in progress)" % (ran, refused, skipped))
+    print("collections at interrupt level (levels of <= 10 Hz): %d ran, %d refused by rgc (the thread was inside an rgc call), %d skipped (a collection in progress)" % (ran, refused, skipped))
+    mi = rgcqemu.memerr_info()
+    if memerr_total and STRESS:
+        # what the stress variant shows: objects allocated while a collection runs survive it (born
+        # marked) and garbage comes back only at its end, so callbacks allocating ~2.3 KB at 10 kHz
+        # during a ~2-4 ms collection can exhaust the 140 KiB heap; counted, not a failure here
+        print("MemoryError in callbacks: %d (heap exhausted while a collection ran: allocations during a collection survive it)" % memerr_total)
+    if mi[0]:
+        print("first MemoryError in a callback (timer %d): heap free %d bytes, largest free run %d, thread in gc_collect %d, rgc collecting %d, marking %d"
+              % (mi[0] - 1, mi[1], mi[2], mi[3] & 1, (mi[3] >> 1) & 1, (mi[3] >> 2) & 1))
     h = rgcqemu.heap()
     print("rgc: %d collections, %d failed allocations, %d misuse, rgc_check %d" % (h[0], h[1], h[2], h[3]))
     if h[3] != 0:

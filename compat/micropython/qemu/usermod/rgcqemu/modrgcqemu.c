@@ -21,6 +21,8 @@
  *       other bytes)
  *   rgcqemu.collect_if_idle()  from a callback: gc_collect() at interrupt level (rgc only) unless the
  *       thread is inside one; rgcqemu.irq_collect_stats() -> (ran, refused by rgc, skipped)
+ *   rgcqemu.memerr_info()  the first MemoryError of a callback on rgc: (1 + timer id, free bytes,
+ *       largest free run, bit 0: thread inside gc_collect, 1: rgc collecting, 2: marking), zeros if none
  *   rgcqemu.heap()  rgc's view (collections, failed allocations, misuse, rgc_check: 0 = consistent,
  *       verifier reports), None on stock
  *   rgcqemu.on_rgc  True when built on rgc (compat/micropython/gc.c)
@@ -91,6 +93,9 @@ static volatile uint32_t cb_depth;                /* callbacks in progress (nest
 static volatile uint32_t irq_ticks_total, irq_outer_start;
 static volatile uint32_t uart_rx, uart_ctrl_c, uart_in_gc, uart_in_collection, uart_in_cb, uart_other;
 static volatile uint32_t collect_ran, collect_refused, collect_skipped;
+/* the first MemoryError a callback raised on rgc: 1 + timer id, free bytes, largest free run, where the
+ * thread was (bit 0 inside gc_collect, bit 1 rgc collecting, bit 2 marking) */
+static volatile uint32_t memerr_info[4];
 
 /* ---- ticks: the dual timer's second counter, free running (down-counting, 32 bits) -------------- */
 
@@ -161,6 +166,17 @@ static void timer_dispatch(unsigned i) {
         if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(((mp_obj_base_t *)nlr.ret_val)->type),
                 MP_OBJ_FROM_PTR(&mp_type_MemoryError))) {
             t->memory_errors++;
+            #if RGCQEMU_RGC
+            if (memerr_info[0] == 0) { /* the heap as the first failed allocation found it */
+                rgc_stats st;
+                rgc_get_stats(&mp_rgc_heap, &st);
+                memerr_info[0] = 1u + i;
+                memerr_info[1] = st.free_bytes;
+                memerr_info[2] = st.largest_free_bytes;
+                memerr_info[3] = (thread_in_gc() ? 1u : 0u) | (rgc_collecting(&mp_rgc_heap) ? 2u : 0u) |
+                    (rgc_marking(&mp_rgc_heap) ? 4u : 0u);
+            }
+            #endif
         }
     }
     #if !RGCQEMU_RGC
@@ -394,6 +410,15 @@ static mp_obj_t rgcqemu_collect_if_idle(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(rgcqemu_collect_if_idle_obj, rgcqemu_collect_if_idle);
 
+static mp_obj_t rgcqemu_memerr_info(void) {
+    mp_obj_t v[4];
+    for (int k = 0; k < 4; k++) {
+        v[k] = mp_obj_new_int_from_uint(memerr_info[k]);
+    }
+    return mp_obj_new_tuple(4, v);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(rgcqemu_memerr_info_obj, rgcqemu_memerr_info);
+
 static mp_obj_t rgcqemu_irq_collect_stats(void) {
     mp_obj_t v[3] = {
         mp_obj_new_int_from_uint(collect_ran), mp_obj_new_int_from_uint(collect_refused),
@@ -440,6 +465,7 @@ static const mp_rom_map_elem_t rgcqemu_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_collect_if_idle), MP_ROM_PTR(&rgcqemu_collect_if_idle_obj) },
     { MP_ROM_QSTR(MP_QSTR_irq_collect_stats), MP_ROM_PTR(&rgcqemu_irq_collect_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap), MP_ROM_PTR(&rgcqemu_heap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_memerr_info), MP_ROM_PTR(&rgcqemu_memerr_info_obj) },
     #if RGCQEMU_RGC
     { MP_ROM_QSTR(MP_QSTR_on_rgc), MP_ROM_TRUE },
     #else
