@@ -246,7 +246,8 @@ int main(int argc, char **argv) {
     if (isnan(get("mpgc", "A1", "-", "pairs_per_s"))) {
         out("py/gc.c was not built in this run (no MicroPython source: scripts/mp-fetch.sh).\n\n");
     } else {
-        out("py/gc.c of MicroPython (version in the header), compiled from source in this run with the same compiler and flags, "
+        out("py/gc.c of MicroPython (version in the header), compiled from source in this run with the same "
+            "compiler and flags, "
             "driven by the same harness and workload source (bench/mpgc: MICROPY_ENABLE_FINALISER=1, no split "
             "heap, blocks of rgc's size; roots passed with gc_collect_start/gc_collect_root/gc_collect_end: "
             "the stack and the harness's ranges, as rgc scans them). Median over the rounds (smallest–largest "
@@ -478,7 +479,8 @@ int main(int argc, char **argv) {
     }
     {
         double x = get("rgc", "C", "frag-2block", "mean_ns"), m = get("mpgc", "C", "frag-2block", "mean_ns");
-        snprintf(d, sizeof d, "rgc %s per 2-block allocation on the fragmented heap vs py/gc.c %s in this run: %s faster",
+        snprintf(d, sizeof d,
+                 "rgc %s per 2-block allocation on the fragmented heap vs py/gc.c %s in this run: %s faster",
                  f_ns(x), f_ns(m), f_ratio(m / x));
         met("C ≥ 10× MicroPython", x * 10 <= m, !isnan(x) && !isnan(m), d);
     }
@@ -596,8 +598,9 @@ int main(int argc, char **argv) {
         n_irq += get("rgc", "IRQ", modes[m], "p50_ns") > 0;
     OPEN("plot_flags.gp")
     fprintf(f, "# written by rgc-bench-report: data points available per plot\n");
-    fprintf(f, "have_a3 = %d\nhave_c = %d\nhave_b1 = %d\nhave_scan = %d\nhave_irq = %d\nhave_incr = %d\nhave_vs = %d\n", n_a3,
-            n_c, n_b1, n_scan, n_irq, n_incr, n_vs);
+    fprintf(f, "have_a3 = %d\nhave_c = %d\nhave_b1 = %d\nhave_scan = %d\nhave_irq = %d\nhave_incr = %d\n"
+               "have_vs = %d\n",
+            n_a3, n_c, n_b1, n_scan, n_irq, n_incr, n_vs);
     fclose(f);
     fprintf(stderr, "wrote %s/results.md\n", dir);
     return 0;

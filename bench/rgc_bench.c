@@ -1,7 +1,8 @@
 /* rgc_bench.c - the benchmark of issue #5 (MicroPython's workloads), with MicroPython's py/gc.c as a
- * column (issue #13), and the incremental-collection figure of issue #6. A benchmark, not a test: it never passes or fails on time. Each run appends raw
- * records to a TSV file (variant, workload, parameter, metric, value); bench_report.c turns them into
- * bench/results/results.md and the plots' data; scripts/bench.sh runs everything.
+ * column (issue #13), and the incremental-collection figure of issue #6. A benchmark, not a test: it
+ * never passes or fails on time. Each run appends raw records to a TSV file (variant, workload,
+ * parameter, metric, value); bench_report.c turns them into bench/results/results.md and the plots'
+ * data; scripts/bench.sh runs everything.
  *
  * The same source builds every variant (see bench/CMakeLists.txt): BENCH_VARIANT names it, BENCH_PEER=1
  * runs the allocator workloads (A1-A3, C) on malloc/free instead of rgc (glibc, or jemalloc when the
