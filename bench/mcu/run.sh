@@ -55,8 +55,9 @@ cc() {
   arm-none-eabi-gcc -std=c11 -mcpu="$cpu" -mthumb "$opt" -g -ffunction-sections -fdata-sections -DNDEBUG \
     "${warn[@]}" "$@" -c "$src" -o "$dir/$(basename "$src" .c).o"
 }
+# -ffreestanding for both allocators: rgc's library build (CMake rgc_core, tests/qemu) uses it
 rgc_flags=(-ffreestanding -I"$root/include" -I"$root/port/cortex-m")
-mp_flags=(-I"$root/bench/mpgc" -I"$mp" -DMICROPY_BYTES_PER_GC_BLOCK=16)
+mp_flags=(-ffreestanding -I"$root/bench/mpgc" -I"$mp" -DMICROPY_BYTES_PER_GC_BLOCK=16)
 
 # ---- firmwares: {rgc, mpgc} x {O2, Os} (the allocator and the harness at that level, board code at -Os)
 build_fw() {
@@ -147,7 +148,7 @@ mpver="$(sed -n '1s/^micropython (\([^)]*\)).*/\1/p' "$mp/debian/changelog")"
   echo
   echo "Firmwares: bench/mcu/mcu_bench.c on rgc (src/*.c + port/cortex-m) and on py/gc.c (bench/mpgc:"
   echo "MICROPY_ENABLE_FINALISER=1, no split heap), QEMU mps2-an385 (Cortex-M3), heap 256 KiB, 16-byte blocks"
-  echo "(pool: rgc $(pool rgc O2) blocks, py/gc.c $(pool mpgc O2)), -DNDEBUG, allocator and harness at the level named."
+  echo "(pool: rgc $(pool rgc O2) blocks, py/gc.c $(pool mpgc O2)); both built with -ffreestanding -DNDEBUG, allocator and harness at the level named."
   echo "Counted with \`-icount shift=0\`: one instruction = 1 ns of virtual time, read from the board's 25 MHz"
   echo "counter (40 instructions per tick; a 2-instruction loop checks it: $(calib rgc O2) instructions per instruction)."
   echo "Instructions, not cycles (QEMU models no pipeline, wait states or caches); deterministic: a re-run of"
