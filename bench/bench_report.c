@@ -261,9 +261,10 @@ int main(int argc, char **argv) {
                     f_spread(&vs_cases[k], rv[b]), f_ratio(vs_ratio(&vs_cases[k], rv[b], mv[b])));
             out("\n");
         }
-        out("Adaptations: none to the workloads. py/gc.c's gc_alloc would collect once on a failed allocation "
-            "(rgc's level-0 default policy too); no workload fails one. B1top's object near the top costs "
-            "py/gc.c its whole sweep (gc_last_used_block), rgc whatever its sweep does there.\n\n");
+        out("Adaptations: none to the workloads. py/gc.c's gc_alloc collects once on a failed allocation "
+            "(rgc at level 0 too, its default policy); no workload fails one. B1top is there for py/gc.c's "
+            "sweep, which stops after gc_last_used_block: the object near the top makes it sweep the whole "
+            "pool. py/gc.c's A2/A3 stop at a 3 s cap (\"time cap\": ops done / time taken).\n\n");
     }
 
     /* ---- allocator workloads ---- */
