@@ -194,6 +194,15 @@ elif [ $stock_rc != 1 ] || ! grep -q "MemoryError" "$results/irq-timers-stock.lo
   echo "  the stock build did not fail by MemoryError (status $stock_rc)"; irq_ok=0
 fi
 
+# The cost of gc.collect() by itself, same main loop and live set, no interrupts: stock vs rgc (the
+# timer runs' figures include callbacks' allocations in the live set and, on stock, none)
+step "gc.collect() without interrupts, 1 s emulated: longest, us (the main loop of irq_timers.py, timers=0)"
+for b in stock rgc; do
+  timeout 300 "$py" "$q/run_irq_test.py" --kernel "$(elf $b)" --test "$q/tests/irq_timers.py" --timeout 240 \
+    --param seconds=1 --param timers=0 >"$results/irq-quiet-$b.log" 2>&1 || { cat "$results/irq-quiet-$b.log"; irq_ok=0; }
+  echo "  $b: $(grep "gc.collect() in the main loop" "$results/irq-quiet-$b.log" | cut -d, -f2); $(grep "^longest gc.collect" "$results/irq-quiet-$b.log")"
+done
+
 # ---- 6. MICROBIT (Cortex-M0): rgc builds there too ----------------------------------------------------
 # ARMv6-M has no exclusive loads/stores: rgc_config.h selects masked table updates. The board's default
 # manifest requires micropython-lib's unittest: frozen here are its own test module and rgc's unittest.
