@@ -261,6 +261,17 @@ int main(int argc, char **argv) {
                     f_spread(&vs_cases[k], rv[b]), f_ratio(vs_ratio(&vs_cases[k], rv[b], mv[b])));
             out("\n");
         }
+        {
+            int any = 0;
+            for (size_t i = 0; i < nrecs; i++)
+                if (!strcmp(recs[i].m, "auto_collections")) {
+                    out("%s%s %s %s: %.0f", any ? "; " : "Collections an allocator ran by itself (a failed search) "
+                                                         "inside a measured phase: ",
+                        recs[i].v, recs[i].w, recs[i].p, recs[i].x);
+                    any = 1;
+                }
+            out(any ? ".\n\n" : "No allocator collected by itself (a failed search) inside a measured phase.\n\n");
+        }
         out("Adaptations: none to the workloads. py/gc.c's gc_alloc collects once on a failed allocation "
             "(rgc at level 0 too, its default policy); no workload fails one. B1top is there for py/gc.c's "
             "sweep, which stops after gc_last_used_block: the object near the top makes it sweep the whole "

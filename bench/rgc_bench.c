@@ -196,6 +196,9 @@ static void add_root(void *p, size_t bytes) {
     (void)p;
     (void)bytes;
 }
+static unsigned b_collections(void) {
+    return 0;
+}
 typedef struct {
     uint64_t searches, bytes;
     uint32_t masked;
@@ -244,6 +247,9 @@ static int b_collect(void) {
 static size_t b_used_bytes(void) {
     return mpgc_used_bytes();
 }
+static unsigned b_collections(void) {
+    return mpgc_collections();
+}
 typedef struct {
     uint64_t searches, bytes;
     uint32_t masked;
@@ -282,6 +288,11 @@ static size_t b_used_bytes(void) {
     rgc_get_stats(&g_heap, &st);
     return st.used_bytes;
 }
+static unsigned b_collections(void) {
+    rgc_stats st;
+    rgc_get_stats(&g_heap, &st);
+    return st.collections;
+}
 typedef struct {
     uint64_t searches, bytes;
     uint32_t masked;
@@ -304,6 +315,15 @@ static void rec_search(const char *w, const char *param, snap_t a, snap_t b, uin
 #else
     (void)w, (void)param, (void)a, (void)b, (void)allocs;
 #endif
+}
+
+/* Collections the allocator ran by itself (a failed search) during a measured phase: recorded when any. */
+static void rec_auto(const char *w, const char *param, unsigned before) {
+    unsigned n = b_collections() - before;
+    if (n != 0) {
+        rec(w, param, "auto_collections", n);
+        note("%s %s: %u automatic collections during the measurement", w, param, n);
+    }
 }
 
 /* Longest masked window since the heap's rgc_init (RGC_ATOMICS_VIA_MASK builds). */
@@ -380,6 +400,7 @@ static void a1_run(const char *w, size_t lo, size_t hi) {
         b_free(p);
     }
     uint64_t fails = 0, n = P.a1_pairs;
+    unsigned c0 = b_collections();
     snap_t s0 = snap();
     uint64_t t0 = now_ns();
     for (uint64_t i = 0; i < n; i++) {
@@ -395,6 +416,7 @@ static void a1_run(const char *w, size_t lo, size_t hi) {
     rec(w, "", "ns_per_pair", (double)(t1 - t0) / (double)n);
     rec(w, "", "failed", (double)fails);
     rec_search(w, "", s0, s1, n);
+    rec_auto(w, "", c0);
     rec_masked(w, "");
     note("%s: %.2f M pairs/s (%.1f ns/pair), %" PRIu64 " failed", w, (double)n / secs / 1e6,
          (double)(t1 - t0) / (double)n, fails);
@@ -411,6 +433,7 @@ struct a2_res {
     double ops_per_s;
     uint64_t ops, fails;
     bool capped; /* stopped by the time cap before `ops` */
+    unsigned collections; /* automatic collections during the measured ops */
     snap_t s0, s1;
 };
 
@@ -443,6 +466,7 @@ static void a2_run(size_t heap_bytes, size_t S, uint64_t ops, uint64_t cap_ns, u
     }
     fails = 0;
     uint64_t done = 0;
+    unsigned c0 = b_collections();
     o->s0 = snap();
     uint64_t t0 = now_ns(), end = t0 + cap_ns;
     if (lat == NULL) {
@@ -473,6 +497,7 @@ static void a2_run(size_t heap_bytes, size_t S, uint64_t ops, uint64_t cap_ns, u
     }
     uint64_t t1 = now_ns();
     o->s1 = snap();
+    o->collections = b_collections() - c0;
     o->ops = done;
     o->capped = done < ops;
     o->ops_per_s = (double)done / ((double)(t1 - t0) / 1e9);
@@ -492,6 +517,8 @@ static void rec_a2(const char *w, const char *param, const struct a2_res *o) {
     if (o->capped)
         rec(w, param, "time_capped", 1);
     rec_search(w, param, o->s0, o->s1, o->ops);
+    if (o->collections != 0)
+        rec(w, param, "auto_collections", o->collections);
     rec_masked(w, param);
     double scan = o->s1.searches > o->s0.searches ? (double)(o->s1.bytes - o->s0.bytes) / (double)o->ops : NAN;
     note("%s %s: %.0f k ops/s (%" PRIu64 " ops%s), %" PRIu64 " failed, table bytes/alloc %.1f", w, param,
@@ -529,6 +556,7 @@ static void wl_a3(void) {
 /* ---- C: fragmented heap --------------------------------------------------------------------------- */
 
 static void c_phase(const char *param, void **dst, size_t nb, unsigned count, uint32_t *lat) {
+    unsigned c0 = b_collections();
     snap_t s0 = snap();
     for (unsigned k = 0; k < count; k++) {
         uint64_t a = now_ns();
@@ -539,6 +567,7 @@ static void c_phase(const char *param, void **dst, size_t nb, unsigned count, ui
     }
     snap_t s1 = snap();
     rec_search("C", param, s0, s1, count);
+    rec_auto("C", param, c0);
 }
 
 static void wl_c(void) {

@@ -42,6 +42,9 @@ static int h_root(void *p, size_t bytes) {
 static size_t h_used(void) {
     return mpgc_used_bytes();
 }
+static uint32_t h_collections(void) {
+    return mpgc_collections();
+}
 #else
 #include <rgc.h>
 #include <rgc_cortexm.h>
@@ -73,6 +76,11 @@ static size_t h_used(void) {
     rgc_get_stats(&heap, &st);
     return st.used_bytes;
 }
+static uint32_t h_collections(void) {
+    rgc_stats st;
+    rgc_get_stats(&heap, &st);
+    return st.collections;
+}
 #endif
 
 static _Alignas(16) unsigned char heap_mem[HEAP_BYTES];
@@ -101,19 +109,35 @@ static char *put_u32(char *at, uint32_t v) {
     return at;
 }
 
-/* "R <case> <ticks> <harness ticks> <operations>" */
-static void report(const char *name, uint32_t ticks, uint32_t harness, uint32_t ops) {
+/* "<kind> <case> <a> <b> <c>" */
+static void line3(char kind, const char *name, uint32_t a, uint32_t b, uint32_t c) {
     char line[96], *at = line;
     size_t n = strlen(name);
     if (n > 40)
         n = 40;
-    *at++ = 'R';
+    *at++ = kind;
     *at++ = ' ';
     memcpy(at, name, n);
-    at = put_u32(put_u32(put_u32(at + n, ticks), harness), ops);
+    at = put_u32(put_u32(put_u32(at + n, a), b), c);
     *at++ = '\n';
     *at = '\0';
     sh_puts(line);
+}
+
+/* "R <case> <ticks> <harness ticks> <operations>" */
+static void report(const char *name, uint32_t ticks, uint32_t harness, uint32_t ops) {
+    line3('R', name, ticks, harness, ops);
+}
+
+/* "N <case> <collections> 0 0": collections an allocator ran by itself during a measured loop */
+static uint32_t colls_at_start;
+static void loop_start(void) {
+    colls_at_start = h_collections();
+}
+static void loop_end(const char *name) {
+    uint32_t n = h_collections() - colls_at_start;
+    if (n != 0)
+        line3('N', name, n, 0, 0);
 }
 
 static size_t heap_reset(void) {
@@ -177,7 +201,9 @@ static void wl_a1(const char *name, size_t lo, size_t hi) {
     enum { N = 4000 };
     heap_reset();
     a1_loop(&real, lo, hi, 200); /* warm-up */
+    loop_start();
     uint32_t t = a1_loop(&real, lo, hi, N);
+    loop_end(name);
     report(name, t, a1_loop(&empty, lo, hi, N), N);
 }
 
@@ -207,7 +233,9 @@ static void wl_a2(void) {
         slots[i] = h_alloc(rng_range(&r, 16, 512));
     a2_loop(&real, &r, 2 * A2_S); /* warm-up */
     rng_t r2 = r;
+    loop_start();
     uint32_t t = a2_loop(&real, &r, N);
+    loop_end("A2");
     unsigned fails = 0;
     for (unsigned i = 0; i < A2_S; i++)
         fails += slots[i] == NULL;
@@ -240,8 +268,10 @@ static void wl_c(void) {
         c_objs[i] = NULL;
     }
     static void *scratch[COUNT];
+    loop_start();
     uint32_t t2 = c_loop(&real, 2, c_objs + nfill, COUNT);
     uint32_t t1 = c_loop(&real, 1, c_objs + nfill + COUNT, COUNT);
+    loop_end("C");
     uint32_t e = c_loop(&empty, 2, scratch, COUNT);
     for (size_t i = nfill; i < nfill + 2u * COUNT; i++)
         if (c_objs[i] == NULL)

@@ -158,6 +158,10 @@ mpver="$(sed -n '1s/^micropython (\([^)]*\)).*/\1/p' "$mp/debian/changelog")"
   echo "collection), rgc_collect / gc_collect (gc_collect_start, the stack and the root ranges through"
   echo "gc_collect_root, gc_collect_end). Workloads as on the host (bench/rgc_bench.c), scaled to the heap:"
   echo "A2 S = 512 (2048 x 256 KiB / 1 MiB), C with 200 allocations of each size."
+  colls="$(for impl in rgc mpgc; do for opt in O2 Os; do
+    awk -v i="$impl" -v o="$opt" '$1 == "N" {printf "%s -%s %s: %s; ", i == "mpgc" ? "py/gc.c" : i, o, $2, $3}' \
+      "$build/fw-$impl$opt/out.txt"; done; done)"
+  echo "Collections an allocator ran by itself inside a measured loop (a failed search): ${colls:-none}."
   echo
   for opt in O2 Os; do
     echo "## -$opt"

@@ -14,6 +14,8 @@
 size_t mpgc_init(void *mem, size_t bytes);
 /* A root range (as rgc_add_root): gc_collect passes it to gc_collect_root. At most 16. */
 int mpgc_add_root(void *start, size_t bytes);
+/* gc_collect calls since start-up (gc_alloc's own on a failed search included). */
+unsigned mpgc_collections(void);
 /* Bytes in use (gc_info: walks the whole table; not for timed code). */
 size_t mpgc_used_bytes(void);
 /* The last free index py/gc.c searches from (table bytes), for search statistics. */

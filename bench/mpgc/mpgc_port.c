@@ -41,7 +41,7 @@ static struct {
     void **start;
     size_t words;
 } roots[16];
-static unsigned nroots;
+static unsigned nroots, ncollections;
 
 size_t mpgc_init(void *mem, size_t bytes) {
     gc_init(mem, (char *)mem + bytes);
@@ -56,6 +56,10 @@ int mpgc_add_root(void *start, size_t bytes) {
     roots[nroots].words = bytes / sizeof(void *);
     nroots++;
     return 0;
+}
+
+unsigned mpgc_collections(void) {
+    return ncollections;
 }
 
 size_t mpgc_used_bytes(void) {
@@ -88,6 +92,7 @@ void gc_collect(void) {
     for (unsigned i = 0; i < nroots; i++)
         gc_collect_root(roots[i].start, roots[i].words);
     gc_collect_end();
+    ncollections++;
     (void)keep_frame;
 }
 
