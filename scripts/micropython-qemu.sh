@@ -179,6 +179,14 @@ run_irq() { # label, log name, build, driver arguments...
 }
 run_irq "rgc: timers at 1 Hz / 10 Hz / 1 kHz (NVIC priorities 6 / 4 / 2), ${secs} s emulated" timers rgc \
   --param seconds=$secs || irq_ok=0
+# deterministic: the same run again must print exactly the same (-icount; no host input in this one)
+run_irq "rgc: the same run again (-icount: must print exactly the same)" timers-again rgc \
+  --param seconds=$secs >/dev/null || irq_ok=0
+if cmp -s "$results/irq-timers.log" "$results/irq-timers-again.log"; then
+  echo "  identical"
+else
+  echo "  the two runs differ:"; diff "$results/irq-timers.log" "$results/irq-timers-again.log" | head -n 20; irq_ok=0
+fi
 run_irq "rgc: stress, 10 Hz / 1 kHz / 10 kHz, ${stress_secs} s emulated" stress rgc \
   --param seconds=$stress_secs --param stress=1 || irq_ok=0
 run_irq "rgc: the same timers and Ctrl-C on UART0 (seed $seed), ${kbd_secs} s emulated" ctrl-c rgc \

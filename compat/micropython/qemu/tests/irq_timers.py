@@ -144,6 +144,11 @@ def main_loop():
 def after_kbd():
     # a KeyboardInterrupt has unwound the main loop: the heap must be whole and collecting must work
     global kbd_checks_bad, corrupt
+    # raised between bytecodes, never out of gc_collect: the collect flag is clear and no collection
+    # is left half-done (a callback's collection is over: none runs while the thread does this)
+    if rgcqemu.gc_state() != (False, False):
+        kbd_checks_bad += 1
+        print("KeyboardInterrupt left a collection in progress:", rgcqemu.gc_state())
     h = rgcqemu.heap()
     if h is not None and h[3] != 0:
         kbd_checks_bad += 1
@@ -239,7 +244,7 @@ else:
 if KBD:
     rx, cc, cc_gc, cc_coll, cc_cb, other = rgcqemu.uart_stats()
     print("ctrl-c received %d" % cc)
-    print("Ctrl-C: %d KeyboardInterrupt caught; arrivals while the thread was inside gc_collect: %d, while rgc had a collection in progress: %d, during a callback: %d; heap checks failed after one: %d"
+    print("Ctrl-C: %d KeyboardInterrupt caught; arrivals while the thread was inside gc_collect: %d, while rgc had a collection in progress: %d, during a callback: %d; checks after one that failed (a collection left in progress, rgc_check): %d"
           % (kbd_caught, cc_gc, cc_coll, cc_cb, kbd_checks_bad))
     if kbd_caught != cc:
         fail.append("%d Ctrl-C received, %d KeyboardInterrupt caught" % (cc, kbd_caught))

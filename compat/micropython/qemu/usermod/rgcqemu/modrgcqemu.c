@@ -23,6 +23,7 @@
  *       thread is inside one; rgcqemu.irq_collect_stats() -> (ran, refused by rgc, skipped)
  *   rgcqemu.memerr_info()  the first MemoryError of a callback on rgc: (1 + timer id, free bytes,
  *       largest free run, bit 0: thread inside gc_collect, 1: rgc collecting, 2: marking), zeros if none
+ *   rgcqemu.gc_state() -> (thread inside gc_collect, rgc collection in progress)
  *   rgcqemu.heap()  rgc's view (collections, failed allocations, misuse, rgc_check: 0 = consistent,
  *       verifier reports), None on stock
  *   rgcqemu.on_rgc  True when built on rgc (compat/micropython/gc.c)
@@ -410,6 +411,21 @@ static mp_obj_t rgcqemu_collect_if_idle(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(rgcqemu_collect_if_idle_obj, rgcqemu_collect_if_idle);
 
+/* (thread inside gc_collect, rgc collection in progress): after a KeyboardInterrupt both must be
+ * False - an exception that unwound out of gc_collect would leave the collect flag set and rgc's
+ * collection unfinished */
+static mp_obj_t rgcqemu_gc_state(void) {
+    mp_obj_t v[2] = { mp_obj_new_bool(thread_in_gc()),
+                      #if RGCQEMU_RGC
+                      mp_obj_new_bool(rgc_collecting(&mp_rgc_heap)),
+                      #else
+                      mp_const_false,
+                      #endif
+    };
+    return mp_obj_new_tuple(2, v);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(rgcqemu_gc_state_obj, rgcqemu_gc_state);
+
 static mp_obj_t rgcqemu_memerr_info(void) {
     mp_obj_t v[4];
     for (int k = 0; k < 4; k++) {
@@ -466,6 +482,7 @@ static const mp_rom_map_elem_t rgcqemu_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_irq_collect_stats), MP_ROM_PTR(&rgcqemu_irq_collect_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap), MP_ROM_PTR(&rgcqemu_heap_obj) },
     { MP_ROM_QSTR(MP_QSTR_memerr_info), MP_ROM_PTR(&rgcqemu_memerr_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_state), MP_ROM_PTR(&rgcqemu_gc_state_obj) },
     #if RGCQEMU_RGC
     { MP_ROM_QSTR(MP_QSTR_on_rgc), MP_ROM_TRUE },
     #else
