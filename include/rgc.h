@@ -161,7 +161,8 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy);
  * progress or running), RGC_LOCKED (heap locked). */
 int rgc_collect_start(rgc_heap *h);
 /* Add root words to the collection the calling level opened with rgc_collect_start (MicroPython's
- * gc_collect_root): marks what they refer to. RGC_EINVAL (counted as misuse) when no collection is
+ * gc_collect_root): marks what they refer to, and what those refer to (depth first, as py/gc.c).
+ * RGC_EINVAL (counted as misuse) when no collection is
  * open for this level, or words is NULL or misaligned; RGC_LOCKED when locked; RGC_BUSY when a step
  * of that collection is executing below the caller. */
 int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords);
@@ -292,6 +293,11 @@ struct rgc_heap {
     _Atomic size_t rover;          /* advisory: where the next multi-block search starts (next fit) */
     _Atomic size_t fit_from[6];    /* advisory: no run of 2, 3, 5, 9, 17, 33 free blocks starts below */
     _Atomic size_t fit_ceiling;    /* advisory: a release at or above it lowers no fit_from */
+    _Atomic size_t heads_end;      /* no HEAD or MARK block at or above it: sweeps and rescans stop there */
+    _Atomic size_t claim_high;     /* end of the highest block claimed while sweeping */
+    _Atomic uint32_t sweep_claims; /* claims made while sweeping (any count: the sweep compares) */
+    size_t sweep_high, unmark_pos, unmark_end; /* the collector's: see rgc_collect.c */
+    bool drain_roots;
     _Atomic size_t limit[RGC_MAX_LEVELS]; /* allocations at a level stay below its limit (reserves) */
     size_t reserve_blocks[RGC_MAX_LEVELS];
     _Atomic unsigned state;        /* collection phase | rescan request */
@@ -313,7 +319,6 @@ struct rgc_heap {
     _Atomic unsigned root_count;
     size_t mark_sp; /* owned by the step or collection executing, from here on */
     size_t rescan_pos;
-    size_t sweep_from; /* first block of the bytes the last sweep call passed over */
     size_t mark_stack[RGC_MARK_STACK_DEPTH];
     size_t searches, search_bytes; /* RGC_SEARCH_STATS only (plain counters, approximate) */
     _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,

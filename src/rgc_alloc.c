@@ -12,12 +12,21 @@
  */
 #include "rgc_internal.h"
 
+/* Called after publishing s and raising heads_end (I13), before the claim. While sweeping it also
+ * reports s to h->claim_high, which the sweep's end uses to lower heads_end safely (rgc_collect.c,
+ * heads_end_lower). */
 static unsigned born_state(rgc_heap *h, size_t s) {
     unsigned phase = phase_of(h);
     if (phase == PHASE_MARK)
         return AT_MARK;
-    if (phase == PHASE_SWEEP && s >= sz_load(&h->sweep_pos))
-        return AT_MARK;
+    if (phase == PHASE_SWEEP) {
+        (void)u32_add(h, &h->sweep_claims, 1u); /* see sweep_run */
+        size_t cur = sz_load(&h->claim_high);
+        while (s >= cur && !sz_cas(h, &h->claim_high, &cur, s + 1u)) {
+        }
+        if (s >= sz_load(&h->sweep_pos))
+            return AT_MARK;
+    }
     return AT_HEAD;
 }
 
@@ -199,6 +208,7 @@ static size_t claim_one_somewhere(rgc_heap *h, const rgc_ctx *c) {
                 return RGC_NONE;
         }
         ctx_publish(h, c, s, SLOT_CLAIM); /* see claim_somewhere */
+        heads_end_raise(h, s);
         if (rgc_atb_claim_block(h, s, born_state(h, s))) {
             if (s >= hint && s < shared) /* advisory: see claim_somewhere */
                 sz_store(&h->hint, s + 1u);
@@ -276,6 +286,7 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
         /* Publish before the first claim step: from here on a collection anywhere above us keeps the
          * object alive although we hold only its index. */
         ctx_publish(h, c, s, SLOT_CLAIM);
+        heads_end_raise(h, s);
         if (rgc_atb_claim_run(h, s, nb, born_state(h, s))) {
             if (nb == 1u) {
                 /* Advisory, a plain store (no window on masked cores): a release that lowered the
@@ -394,6 +405,7 @@ static void *alloc_block_fast(rgc_heap *h, unsigned flags) {
      * slot, rgc_ctx_object_busy only those below depth: either way it names our claim) */
     ctx_publish(h, &c, s, SLOT_CLAIM);
     u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
+    heads_end_raise(h, s);
     uint8_t bits = ATB_BITS(born_state(h, s), s);
     while (!u8_cas(h, p, &cur, (uint8_t)(cur | bits))) {
         if (ATB_GET(cur, s) != AT_FREE) { /* taken by a preempting context: search in the general path */

@@ -25,8 +25,10 @@
  *
  * Sweep (one table byte at a time): sweep_pos is the first block of the byte being swept. A HEAD found
  * at or after sweep_pos is garbage (everything live there is MARK: reachable, or born MARK because it
- * lies at/after sweep_pos). After moving sweep_pos on, the previous byte is checked once more for
- * objects born MARK there meanwhile; then sweep_done advances (I5: no MARK below it).
+ * lies at/after sweep_pos). After moving sweep_pos on, the byte is checked once more for objects born
+ * MARK there meanwhile when a claim came in (sweep_run); then sweep_done advances (I5: no MARK below
+ * it). The sweep ends at heads_end (I13: no HEAD or MARK above it), and lowers it to the end of the
+ * last live object (heads_end_lower): a collection costs what the heap uses, not its size.
  */
 #include "rgc_internal.h"
 
@@ -93,31 +95,68 @@ static void mark_block(rgc_heap *h, size_t b) {
         mark_push(h, b);
 }
 
+static void drain_mark_stack(rgc_heap *h);
+static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget);
+
 /* Conservative scan: any word that refers to an object marks it. Reads stacks (ASan redzones) and
- * words other contexts may be storing to (hence the relaxed atomic loads). */
+ * words other contexts may be storing to (hence the relaxed atomic loads). Most words are no pointer
+ * into the heap: area 0's bounds live in registers, so such a word costs a subtract and a compare
+ * (py/gc.c's VERIFY_PTR); other areas are looked up only when there are any. */
 RGC_NO_ASAN static void scan_words(rgc_heap *h, void *const *words, size_t nwords) {
     const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words;
+    const struct rgc_area *a0 = &h->areas[0];
+    const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)a0->nblocks * RGC_BS;
+    const bool more_areas = heap_areas(h) > 1u;
     for (size_t i = 0; i < nwords; i++) {
-        size_t b = ref_block(h, atomic_load_explicit(&w[i], memory_order_relaxed));
-        if (b != RGC_NONE)
-            mark_block(h, b);
+        uintptr_t v = atomic_load_explicit(&w[i], memory_order_relaxed);
+        uintptr_t off = v - pool;
+        size_t b;
+        if (off < bytes) {
+#if RGC_INTERIOR_POINTERS
+            b = ref_block(h, v);
+#else
+            if ((off & (RGC_BS - 1u)) != 0)
+                continue;
+            b = (size_t)(off / RGC_BS);
+#endif
+        } else if (more_areas) {
+            b = ref_block(h, v);
+            if (b == RGC_NONE)
+                continue;
+        } else {
+            continue;
+        }
+        mark_block(h, b);
+        if (h->drain_roots && h->mark_sp > RGC_MARK_STACK_DEPTH / 2u)
+            drain_mark_stack(h);
     }
 }
 
+/* Root scans of a collection that runs to its end in this call mark depth first, as py/gc.c does
+ * after each root: when the mark stack is half full, what it holds is traced at once. Pushing every
+ * root first would overflow a small stack on a few dozen roots, and an overflow costs a rescan of
+ * every marked object. (Steps push and return: the work is theirs to pace.) */
+static void drain_mark_stack(rgc_heap *h) {
+    h->drain_roots = false; /* scan_object_from scans words too: no recursion */
+    while (h->mark_sp > 0) {
+        size_t b = h->mark_stack[--h->mark_sp];
+        (void)scan_object_from(h, b, RGC_NONE);
+    }
+    h->drain_roots = true;
+}
+
 /* Scan the object blocks from b (its HEAD, or a TAIL where an earlier step stopped) on, at most
- * `budget` blocks; pushes the rest back. Returns the blocks scanned. */
+ * `budget` blocks, in one scan_words call; pushes the rest back. Returns the blocks scanned. Nothing
+ * is released while marking, so the object's extent read here stays its own. */
 static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget) {
     const struct rgc_area *a = area_of(h, b);
-    size_t end = area_end(a), j = b, done = 0;
-    do {
-        if (done == budget) {
-            mark_push(h, j); /* continuation: a TAIL of the same object (nothing is released now) */
-            break;
-        }
-        scan_words(h, (void *const *)(void *)block_addr_in(a, j), RGC_WORDS_PER_BLOCK);
-        done++;
-    } while (++j < end && atb_state_in(a, j) == AT_TAIL);
-    return done;
+    size_t end = area_end(a), e = b + 1u;
+    while (e < end && e - b < budget && atb_state_in(a, e) == AT_TAIL)
+        e++;
+    if (e < end && e - b == budget && atb_state_in(a, e) == AT_TAIL)
+        mark_push(h, e); /* continuation: a TAIL of the same object */
+    scan_words(h, (void *const *)(void *)block_addr_in(a, b), (e - b) * RGC_WORDS_PER_BLOCK);
+    return e - b;
 }
 
 /* Objects other contexts are in the middle of claiming, freeing or resizing (I7, docs/design.md 4). */
@@ -134,23 +173,30 @@ static void scan_slots(rgc_heap *h) {
 enum { ROOTS_ALL, ROOTS_SLOTS_ONLY };
 
 /* Enter the mark phase and snapshot the roots. Caller holds the collector role, phase is IDLE. */
-static void begin_collection(rgc_heap *h, int roots) {
+static void begin_collection(rgc_heap *h, int roots, bool drain) {
     h->mark_sp = 0;
+    h->drain_roots = drain;
     h->rescan_pos = RGC_NONE;
     sz_store(&h->allocated, 0);
     sz_store(&h->sweep_pos, 0);
     sz_store(&h->sweep_done, 0);
-    h->sweep_from = 0;
+    h->sweep_high = 0;
+    sz_store(&h->claim_high, 0);
     uns_store(&h->state, PHASE_MARK);
-    scan_slots(h);
-    if (roots == ROOTS_SLOTS_ONLY)
-        return;
-    for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
-        void *start = atomic_load_explicit(&h->roots[i].start, memory_order_seq_cst);
-        if (start != NULL)
-            scan_words(h, (void *const *)start, h->roots[i].words);
+    if (roots != ROOTS_SLOTS_ONLY) {
+        /* The stacks first: the port scans from its own frame up, through the collector's frames,
+         * whose unused words still hold whatever calls made below them left there. Before any
+         * marking call has run below this frame, those words cannot hold a heap address the
+         * collector itself computed (a pool's first block, kept alive by its own residue). */
+        rgc_port_scan_roots(h, scan_words);
+        for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
+            void *start = atomic_load_explicit(&h->roots[i].start, memory_order_seq_cst);
+            if (start != NULL)
+                scan_words(h, (void *const *)start, h->roots[i].words);
+        }
     }
-    rgc_port_scan_roots(h, scan_words);
+    scan_slots(h);
+    h->drain_roots = false;
 }
 
 /* Next global block at or after b that lies in an area, or RGC_NONE past the last area. */
@@ -172,7 +218,7 @@ static size_t next_block(rgc_heap *h, size_t b) {
  * here), passing over at most `limit` blocks; returns the blocks passed over. */
 static size_t rescan_bytes(rgc_heap *h, size_t limit) {
     size_t b = next_block(h, h->rescan_pos);
-    if (b == RGC_NONE) {
+    if (b == RGC_NONE || b >= sz_load(&h->heads_end)) { /* no MARK at or above heads_end (I13) */
         h->rescan_pos = RGC_NONE;
         return 1u;
     }
@@ -220,7 +266,11 @@ static size_t release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b, size_t ch
     size_t e = b + 1u, end = area_end(a);
     while (e < end && e - b < chunk && atb_state_in(a, e) == AT_TAIL)
         e++;
-    bool split = e < end && e - b == chunk && rgc_atb_transition(h, e, AT_TAIL, AT_HEAD);
+    bool split = false;
+    if (e < end && e - b == chunk) {
+        heads_end_raise(h, e); /* the rest's new HEAD: the sweep must reach it */
+        split = rgc_atb_transition(h, e, AT_TAIL, AT_HEAD);
+    }
     rgc_atb_release_object(h, b, e - b);
     ctx_unpublish(h, c);
     if (!split)
@@ -308,50 +358,152 @@ static size_t sweep_byte_at_once(rgc_heap *h, const struct rgc_area *a, size_t f
     }
 }
 
-/* Sweep the table byte at sweep_pos, releasing dead objects in pieces of at most `chunk` blocks, or
- * pass over the bytes from there that hold neither HEAD nor MARK (at most `chunk` blocks of them);
- * *work grows by 4 per byte plus the blocks released. False when the sweep is complete. */
-static bool sweep_byte(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work) {
-    size_t pos = sz_load(&h->sweep_pos);
-    size_t first = next_block(h, pos);
-    if (first != RGC_NONE && first != pos)
-        sz_store(&h->sweep_pos, first); /* skip the gap between two areas */
-    if (pos != 0) { /* the bytes behind: objects born MARK there while they were being swept */
-        unmark_range(h, h->sweep_from, pos);
-        sz_store(&h->sweep_done, first != RGC_NONE ? first : pos);
-    }
-    if (first == RGC_NONE) {
-        sz_store(&h->sweep_done, sz_load(&h->end));
-        uns_store(&h->state, PHASE_IDLE);
-        return false;
-    }
-    const struct rgc_area *a = area_of(h, first);
-    _Atomic uint8_t *p = atb_byte(a, first);
-    uint8_t byte = u8_load(p);
-    size_t next = first + 4u;
-    h->sweep_from = first;
-    if ((byte & 0x55u) == 0) {
-        /* Only FREE and TAIL blocks: pass over such bytes up to the budget. Anything born in them
-         * meanwhile is born MARK (it lies at or after sweep_pos) and unmarked by the next call. */
-        size_t end = area_end(a), stop = first + 4u * SKIP_BYTES_MAX;
-        stop = stop < end ? stop : end;
-        stop = chunk < stop - first ? first + (chunk & ~(size_t)3u) : stop;
-        while (next < stop && (u8_load(atb_byte(a, next)) & 0x55u) == 0)
-            next += 4u;
-    } else if (!unmark_whole_byte(h, p, false)) {
-        /* Some HEAD: garbage to release (live blocks alone took one update for the byte, above), in
-         * one update too when it is all one-block objects, else block by block. */
-        size_t at_once = sweep_byte_at_once(h, a, first, p);
-        *work += at_once;
-        size_t byte_end = first + 4u < area_end(a) ? first + 4u : area_end(a);
-        for (size_t b = first; at_once == 0 && b < byte_end; b++) {
-            size_t released = sweep_block(h, c, b, chunk);
-            *work += released;
-            chunk = chunk > released ? chunk - released : 1u;
+/* End of a sweep: lower heads_end to where the last live object ends (I13) - the highest the sweep
+ * left live (h->sweep_high) or a claim made during the sweep reported (h->claim_high, see
+ * born_state) - so the next collection stops there. Claims publish their block, raise heads_end
+ * (reading it), report to claim_high while the phase is SWEEP, then claim. Against that order:
+ *  (1) a context below us that has published a block at or above the target may have read the old
+ *      mark and found no raise needed: keep the mark (stale slots only make this conservative);
+ *  (2) lower the mark with one compare-and-swap (a context that raised it since it was read: keep);
+ *  (3) a claim that preempted us between reading the target and (2) found the old mark high enough
+ *      but reported to claim_high: read it again and raise to it.
+ * Constant work: the slots, two loads and a compare-and-swap or two. */
+static void heads_end_lower(rgc_heap *h) {
+    size_t claimed = sz_load(&h->claim_high);
+    size_t target = h->sweep_high > claimed ? h->sweep_high : claimed, cur = sz_load(&h->heads_end);
+    if (target >= cur)
+        return;
+    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
+        for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
+            size_t v = sz_load(&h->in_progress[level][d]);
+            if (v != 0 && SLOT_BLOCK(v) >= target)
+                return;
         }
     }
-    sz_store(&h->sweep_pos, next);
-    *work += next - first;
+    if (!sz_cas(h, &h->heads_end, &cur, target))
+        return;
+    claimed = sz_load(&h->claim_high);
+    if (claimed > target)
+        heads_end_raise(h, claimed - 1u);
+}
+
+/* The last part of a sweep, once it has passed every head (sweep_pos reached heads_end as read): a
+ * claim that came in since that read, at or after sweep_pos, was born MARK. sweep_finish moves
+ * sweep_pos past every block (from then on nothing is born MARK), reads heads_end again - every such
+ * claim raised it before deciding its colour - and unmarks [first, that end) in steps like the sweep
+ * (h->unmark_pos .. h->unmark_end; empty unless a claim came in during those few instructions). */
+static bool unmark_tail(rgc_heap *h, size_t chunk, size_t *work) {
+    size_t b = h->unmark_pos, end = h->unmark_end, done = 0;
+    while (b < end && done < chunk) {
+        b = next_block(h, b);
+        if (b == RGC_NONE || b >= end)
+            break;
+        const struct rgc_area *a = area_of(h, b);
+        (void)unmark_whole_byte(h, atb_byte(a, b), true);
+        b = (b & ~(size_t)3u) + 4u;
+        done += 4u;
+    }
+    *work += done > 0 ? done : 1u;
+    if (b != RGC_NONE && b < end) {
+        h->unmark_pos = b;
+        sz_store(&h->sweep_done, b);
+        return true;
+    }
+    sz_store(&h->sweep_done, sz_load(&h->end));
+    heads_end_lower(h);
+    uns_store(&h->state, PHASE_IDLE);
+    return false;
+}
+
+static bool sweep_finish(rgc_heap *h, size_t first, size_t chunk, size_t *work) {
+    sz_store(&h->sweep_pos, RGC_NONE);
+    size_t now = sz_load(&h->heads_end);
+    h->unmark_pos = first;
+    h->unmark_end = first != RGC_NONE && now > first ? now : 0;
+    return unmark_tail(h, chunk, work);
+}
+
+/* Sweep from sweep_pos: release dead objects (in pieces of at most the budget) and unmark live ones,
+ * table byte by table byte, passing over bytes of FREE and TAIL blocks a word of bytes at a time, for
+ * at most `chunk` units (4 per byte plus the blocks released; at least one byte); *work grows by them.
+ * False when the sweep is complete.
+ * After each byte sweep_pos moves past it; a claim that came in while the byte was being swept lies at
+ * or after sweep_pos, so it was born MARK and may have been missed: every such claim counts itself in
+ * h->sweep_claims before deciding its colour (born_state), so when the count moved the byte is
+ * unmarked once more (rare: a claim during those few instructions). */
+static bool sweep_run(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work) {
+    size_t pos = sz_load(&h->sweep_pos);
+    if (pos == RGC_NONE) /* past every head: see sweep_finish */
+        return unmark_tail(h, chunk, work);
+    uint32_t claims = u32_load(&h->sweep_claims);
+    size_t spent = 0;
+    const size_t word_blocks = 4u * sizeof(uintptr_t);
+    for (;;) {
+        size_t heads_end = sz_load(&h->heads_end);
+        size_t first = next_block(h, pos);
+        if (first == RGC_NONE || first >= heads_end) { /* no head at or after first */
+            sz_store(&h->sweep_done, first != RGC_NONE ? first : pos);
+            *work += spent;
+            return sweep_finish(h, first, chunk > spent ? chunk - spent : 1u, work);
+        }
+        if (spent >= chunk)
+            break;
+        if (first != pos) { /* the gap between two areas */
+            pos = first;
+            sz_store(&h->sweep_pos, pos);
+        }
+        const struct rgc_area *a = area_of(h, pos);
+        size_t stop = area_end(a) < heads_end ? area_end(a) : heads_end;
+        while (pos < stop && spent < chunk) {
+            _Atomic uint8_t *p = atb_byte(a, pos);
+            uint8_t byte = u8_load(p);
+            size_t next = pos + 4u, released = 0;
+            if ((byte & 0x55u) == 0) {
+                /* Only FREE and TAIL blocks: pass over such bytes, within the budget. */
+                size_t skip_stop = chunk - spent < stop - pos ? pos + ((chunk - spent) & ~(size_t)3u) : stop;
+                while (next < skip_stop) {
+                    size_t local = next - a->first;
+                    if ((local & (word_blocks - 1u)) == 0 && next + word_blocks <= skip_stop) {
+                        uintptr_t w = atomic_load_explicit(
+                            (const _Atomic uintptr_t *)(const void *)&a->atb[local >> 2], memory_order_relaxed);
+                        if ((w & (UINTPTR_MAX / 3u)) == 0) { /* 0x55..55: no HEAD or MARK */
+                            next += word_blocks;
+                            continue;
+                        }
+                    }
+                    if ((u8_load(atb_byte(a, next)) & 0x55u) != 0)
+                        break;
+                    next += 4u;
+                }
+            } else {
+                if (!unmark_whole_byte(h, p, false)) {
+                    /* Some HEAD: garbage to release (live blocks alone took one update for the byte,
+                     * above), in one update too when it is all one-block objects, else block by block. */
+                    released = sweep_byte_at_once(h, a, pos, p);
+                    size_t byte_end = next < area_end(a) ? next : area_end(a), budget = chunk - spent;
+                    for (size_t b = pos; released == 0 && b < byte_end; b++) { /* block by block */
+                        for (; b < byte_end; b++) {
+                            size_t r = sweep_block(h, c, b, budget);
+                            released += r;
+                            budget = budget > r ? budget - r : 1u;
+                        }
+                    }
+                }
+                if ((u8_load(p) & 0x55u) != 0) /* a live object (or one born since) stays here */
+                    h->sweep_high = next;
+            }
+            sz_store(&h->sweep_pos, next);
+            uint32_t now = u32_load(&h->sweep_claims);
+            if (now != claims) { /* claims came in meanwhile: those born MARK in [pos, next) */
+                unmark_range(h, pos, next);
+                claims = now;
+            }
+            spent += next - pos + released;
+            pos = next;
+        }
+    }
+    sz_store(&h->sweep_done, pos);
+    *work += spent;
     return true;
 }
 
@@ -396,7 +548,7 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
     size_t work = 0;
     while (work < budget) {
         if (phase_of(h) == PHASE_SWEEP) {
-            if (!sweep_byte(h, c, budget == RGC_NONE ? RGC_NONE : budget - work, &work)) {
+            if (!sweep_run(h, c, budget == RGC_NONE ? RGC_NONE : budget - work, &work)) {
                 stat_inc(h, &h->collections);
                 return true;
             }
@@ -472,7 +624,7 @@ int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
     /* A full collection frees everything unreachable now; an allocation is content with the end of
      * the collection that was in progress. */
     if (how == COLLECT_FULL || (how == COLLECT_FOR_ALLOC && !was_running)) {
-        begin_collection(h, ROOTS_ALL);
+        begin_collection(h, ROOTS_ALL, true);
         (void)advance(h, c, RGC_NONE);
     }
     release_role(h);
@@ -487,7 +639,7 @@ int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool expli
     if (budget == 0)
         budget = 1u;
     if (phase_of(h) == PHASE_IDLE)
-        begin_collection(h, ROOTS_ALL);
+        begin_collection(h, ROOTS_ALL, false);
     bool done = advance(h, c, budget);
     stat_inc(h, &h->collect_steps);
     release_role(h);
@@ -501,7 +653,7 @@ static int start_in(rgc_heap *h, const rgc_ctx *c) {
     if (r != RGC_OK)
         return r;
     if (phase_of(h) == PHASE_IDLE) {
-        begin_collection(h, ROOTS_ALL);
+        begin_collection(h, ROOTS_ALL, false);
         uns_store(&h->roots_owner, c->level + 1u);
     } else {
         r = RGC_BUSY; /* one is in progress: step or finish it */
@@ -535,10 +687,13 @@ static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nw
     }
     int r = acquire(h, c, true, MARKS_ONLY); /* marking moves no phase: fine above busy contexts */
     if (r == RGC_OK) {
-        if (deep) /* the marking cannot have ended: roots are open */
+        if (deep) { /* the marking cannot have ended: roots are open */
             scan_words_deep(h, words, nwords);
-        else
+        } else { /* depth first, as py/gc.c's gc_collect_root (see drain_mark_stack) */
+            h->drain_roots = true;
             scan_words(h, words, nwords);
+            h->drain_roots = false;
+        }
         release_role(h);
     }
     return r;
@@ -552,7 +707,7 @@ static int sweep_all_in(rgc_heap *h, const rgc_ctx *c) {
         (void)advance(h, c, RGC_NONE);
     /* No roots but the objects suspended contexts are operating on: freeing those under them would
      * break the table (a resumed claim would add TAILs behind a FREE block). */
-    begin_collection(h, ROOTS_SLOTS_ONLY);
+    begin_collection(h, ROOTS_SLOTS_ONLY, false);
     (void)advance(h, c, RGC_NONE);
     release_role(h);
     return RGC_OK;

@@ -85,8 +85,9 @@ static bool all_quiet(rgc_heap *h) {
 }
 
 static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, size_t sweep_done,
-                      bool quiet, size_t *free_blocks) {
-    /* I1: well-formed runs. I5: no MARK outside marking except not yet swept. I12: FTB bits. I6 below. */
+                      bool quiet, size_t *heads_seen, size_t *free_blocks) {
+    /* I1: well-formed runs. I5: no MARK outside marking except not yet swept. I12: FTB bits. I6 below.
+     * I13: *heads_seen receives the end of the highest HEAD or MARK block (checked by the caller). */
     unsigned prev = AT_FREE;
     bool group_has_free = false;
     for (size_t b = a->first; b < area_end(a); b++) {
@@ -97,6 +98,8 @@ static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, siz
             return RGC_ECORRUPT;
         if (ftb_get(h, b) && st != AT_HEAD && st != AT_MARK)
             return RGC_ECORRUPT; /* finaliser bit on a block that starts no object */
+        if ((st == AT_HEAD || st == AT_MARK) && b >= *heads_seen)
+            *heads_seen = b + 1u;
         group_has_free |= st == AT_FREE;
         *free_blocks += st == AT_FREE;
         if ((b + 1u - a->first) % 64u == 0 || b + 1u == area_end(a)) {
@@ -144,9 +147,20 @@ int rgc_check(rgc_heap *h) {
     size_t sweep_done = sz_load(&h->sweep_done);
     bool quiet = all_quiet(h);
     size_t free_blocks = 0;
+    /* I13: every HEAD and MARK lies below heads_end, except while a collector lowers it (see
+     * heads_end_lower). A claim raises it before claiming, a lowering keeps what exists: read before
+     * and after the table, the larger value covers every head the table showed. (A collection
+     * run from start to end inside this check, between the reads, that freed such a head and lowered
+     * the mark could make this a false report: it takes a preemption of rgc_check itself.) */
+    bool no_collector = uns_load(&h->collector) == 0;
+    size_t heads_end_before = sz_load(&h->heads_end), heads_seen = 0;
     for (unsigned i = 0; i < n; i++)
-        if (check_area(h, &h->areas[i], phase, sweep_done, quiet, &free_blocks) != RGC_OK)
+        if (check_area(h, &h->areas[i], phase, sweep_done, quiet, &heads_seen, &free_blocks) != RGC_OK)
             return RGC_ECORRUPT;
+    size_t heads_end_after = sz_load(&h->heads_end);
+    if (no_collector && uns_load(&h->collector) == 0 &&
+        heads_seen > (heads_end_before > heads_end_after ? heads_end_before : heads_end_after))
+        return RGC_ECORRUPT;
     /* The free-block count is exact when nothing is in progress (and never below the truth). */
     if (quiet && sz_load(&h->free_blocks) != free_blocks)
         return RGC_ECORRUPT;

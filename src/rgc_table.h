@@ -234,6 +234,17 @@ static inline void rgc_atb_release_block(rgc_heap *h, size_t b) {
     atb_release_head_raw(h, b);
 }
 
+/* The heads' high-water mark (I13, docs/design.md): every HEAD and MARK block lies below h->heads_end,
+ * so a sweep or a rescan stops there - a collection costs what the heap has used, not its size, like
+ * py/gc.c's gc_last_used_block. Whoever makes block b a HEAD raises the mark to b + 1 first, after
+ * publishing b (the collector's lowering, rgc_collect.c, relies on that order). A raise is a load and
+ * a compare unless b is the highest head yet. */
+static inline void heads_end_raise(rgc_heap *h, size_t b) {
+    size_t cur = sz_load(&h->heads_end);
+    while (b >= cur && !sz_cas(h, &h->heads_end, &cur, b + 1u)) {
+    }
+}
+
 /* Bytes of tables carved in front of an area's pool of n blocks (before alignment padding). */
 static inline size_t area_table_bytes(size_t n) {
     size_t atb = (n + 3u) / 4u, ftb = RGC_FINALISERS ? (n + 7u) / 8u : 0u;

@@ -253,8 +253,14 @@ static void test_check_corruption(void)
     atb_set(20, A_HEAD);
     atb_set(21, A_TAIL);
     atb_set(22, A_TAIL);
+    atomic_fetch_sub(&heap.free_blocks, 3); /* as a real allocation would have counted it */
+    /* I13: a HEAD at or above the heads' high-water mark (a sweep would never reach it) */
+    CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT);
+    atomic_store(&heap.heads_end, 21); /* ... raised as a real allocation raises it */
+    CHECK_HEAP(&heap);
+    atomic_fetch_add(&heap.free_blocks, 3);
     CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT); /* the free-block count no longer matches the table */
-    atomic_fetch_sub(&heap.free_blocks, 3);   /* ... as a real allocation would have counted it */
+    atomic_fetch_sub(&heap.free_blocks, 3);
     CHECK_HEAP(&heap);
     s = rgct_stats(&heap);
     CHECK_EQ(s.objects, 1);
