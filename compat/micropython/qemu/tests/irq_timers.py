@@ -54,6 +54,7 @@ tails = [bytes(p[4:]) for p in patterns]
 def make_cb(lv):
     pat = patterns[lv]
     st = stats[lv]
+    tid = LEVELS[lv][0]
     base = lv * 100
     # the levels of at most 10 Hz also run whole collections at interrupt level (~2 ms each)
     collect = ON_RGC and LEVELS[lv][1] <= 10
@@ -73,6 +74,7 @@ def make_cb(lv):
             st[1] += 1
         except MemoryError:
             st[2] += 1
+            rgcqemu.note_memerr(tid)
         if collect and rgcqemu.collect_if_idle():
             st[3] += 1
 
@@ -167,6 +169,7 @@ for lv in range(NL if TIMERS else 0):
     tid, freq, prio = LEVELS[lv]
     rgcqemu.start(tid, freq, make_cb(lv), prio)
 last = rgcqemu.ticks()
+t_start = last
 if KBD:
     rgcqemu.uart_irq(True, 7)  # below every timer: Ctrl-C cannot preempt a callback
     print("READY")
@@ -233,8 +236,8 @@ if ON_RGC:
         # during a ~2-4 ms collection can exhaust the 140 KiB heap; counted, not a failure here
         print("MemoryError in callbacks: %d (heap exhausted while a collection ran: allocations during a collection survive it)" % memerr_total)
     if mi[0]:
-        print("first MemoryError in a callback (timer %d): heap free %d bytes, largest free run %d, thread in gc_collect %d, rgc collecting %d, marking %d"
-              % (mi[0] - 1, mi[1], mi[2], mi[3] & 1, (mi[3] >> 1) & 1, (mi[3] >> 2) & 1))
+        print("first MemoryError in a callback (timer %d, %d ms after the start): heap free %d bytes, largest free run %d, thread in gc_collect %d, rgc collecting %d, marking %d"
+              % (mi[0] - 1, us(rgcqemu.ticks_diff(t_start, mi[4])) // 1000, mi[1], mi[2], mi[3] & 1, (mi[3] >> 1) & 1, (mi[3] >> 2) & 1))
     h = rgcqemu.heap()
     print("rgc: %d collections, %d failed allocations, %d misuse, rgc_check %d" % (h[0], h[1], h[2], h[3]))
     if h[3] != 0:

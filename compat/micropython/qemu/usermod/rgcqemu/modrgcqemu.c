@@ -22,7 +22,8 @@
  *   rgcqemu.collect_if_idle()  from a callback: gc_collect() at interrupt level (rgc only) unless the
  *       thread is inside one; rgcqemu.irq_collect_stats() -> (ran, refused by rgc, skipped)
  *   rgcqemu.memerr_info()  the first MemoryError of a callback on rgc: (1 + timer id, free bytes,
- *       largest free run, bit 0: thread inside gc_collect, 1: rgc collecting, 2: marking), zeros if none
+ *       largest free run, bit 0: thread inside gc_collect, 1: rgc collecting, 2: marking, ticks),
+ *       zeros if none; rgcqemu.note_memerr(id) from a callback that caught one
  *   rgcqemu.gc_state() -> (thread inside gc_collect, rgc collection in progress)
  *   rgcqemu.heap()  rgc's view (collections, failed allocations, misuse, rgc_check: 0 = consistent,
  *       verifier reports), None on stock
@@ -95,8 +96,8 @@ static volatile uint32_t irq_ticks_total, irq_outer_start;
 static volatile uint32_t uart_rx, uart_ctrl_c, uart_in_gc, uart_in_collection, uart_in_cb, uart_other;
 static volatile uint32_t collect_ran, collect_refused, collect_skipped;
 /* the first MemoryError a callback raised on rgc: 1 + timer id, free bytes, largest free run, where the
- * thread was (bit 0 inside gc_collect, bit 1 rgc collecting, bit 2 marking) */
-static volatile uint32_t memerr_info[4];
+ * thread was (bit 0 inside gc_collect, bit 1 rgc collecting, bit 2 marking), ticks */
+static volatile uint32_t memerr_info[5];
 
 /* ---- ticks: the dual timer's second counter, free running (down-counting, 32 bits) -------------- */
 
@@ -116,6 +117,24 @@ static bool thread_in_gc(void) {
     return (MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG) != 0;
     #else
     return false;
+    #endif
+}
+
+/* The heap as the first MemoryError of a callback found it (on rgc; nothing on stock). */
+static void note_memerr(unsigned i) {
+    #if RGCQEMU_RGC
+    if (memerr_info[0] == 0) {
+        rgc_stats st;
+        rgc_get_stats(&mp_rgc_heap, &st);
+        memerr_info[0] = 1u + i;
+        memerr_info[1] = st.free_bytes;
+        memerr_info[2] = st.largest_free_bytes;
+        memerr_info[3] = (thread_in_gc() ? 1u : 0u) | (rgc_collecting(&mp_rgc_heap) ? 2u : 0u) |
+            (rgc_marking(&mp_rgc_heap) ? 4u : 0u);
+        memerr_info[4] = ticks_raw();
+    }
+    #else
+    (void)i;
     #endif
 }
 
@@ -167,17 +186,7 @@ static void timer_dispatch(unsigned i) {
         if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(((mp_obj_base_t *)nlr.ret_val)->type),
                 MP_OBJ_FROM_PTR(&mp_type_MemoryError))) {
             t->memory_errors++;
-            #if RGCQEMU_RGC
-            if (memerr_info[0] == 0) { /* the heap as the first failed allocation found it */
-                rgc_stats st;
-                rgc_get_stats(&mp_rgc_heap, &st);
-                memerr_info[0] = 1u + i;
-                memerr_info[1] = st.free_bytes;
-                memerr_info[2] = st.largest_free_bytes;
-                memerr_info[3] = (thread_in_gc() ? 1u : 0u) | (rgc_collecting(&mp_rgc_heap) ? 2u : 0u) |
-                    (rgc_marking(&mp_rgc_heap) ? 4u : 0u);
-            }
-            #endif
+            note_memerr(i);
         }
     }
     #if !RGCQEMU_RGC
@@ -427,13 +436,20 @@ static mp_obj_t rgcqemu_gc_state(void) {
 static MP_DEFINE_CONST_FUN_OBJ_0(rgcqemu_gc_state_obj, rgcqemu_gc_state);
 
 static mp_obj_t rgcqemu_memerr_info(void) {
-    mp_obj_t v[4];
-    for (int k = 0; k < 4; k++) {
-        v[k] = mp_obj_new_int_from_uint(memerr_info[k]);
+    mp_obj_t v[5];
+    for (int k = 0; k < 5; k++) {
+        v[k] = mp_obj_new_int_from_uint(k == 4 ? memerr_info[k] & TICKS_MASK : memerr_info[k]);
     }
-    return mp_obj_new_tuple(4, v);
+    return mp_obj_new_tuple(5, v);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(rgcqemu_memerr_info_obj, rgcqemu_memerr_info);
+
+/* A callback that caught MemoryError itself reports it here (for memerr_info); allocates nothing. */
+static mp_obj_t rgcqemu_note_memerr(mp_obj_t id_in) {
+    note_memerr((unsigned)mp_obj_get_int(id_in) % N_TIMERS);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(rgcqemu_note_memerr_obj, rgcqemu_note_memerr);
 
 static mp_obj_t rgcqemu_irq_collect_stats(void) {
     mp_obj_t v[3] = {
@@ -482,6 +498,7 @@ static const mp_rom_map_elem_t rgcqemu_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_irq_collect_stats), MP_ROM_PTR(&rgcqemu_irq_collect_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap), MP_ROM_PTR(&rgcqemu_heap_obj) },
     { MP_ROM_QSTR(MP_QSTR_memerr_info), MP_ROM_PTR(&rgcqemu_memerr_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_note_memerr), MP_ROM_PTR(&rgcqemu_note_memerr_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_state), MP_ROM_PTR(&rgcqemu_gc_state_obj) },
     #if RGCQEMU_RGC
     { MP_ROM_QSTR(MP_QSTR_on_rgc), MP_ROM_TRUE },
