@@ -96,6 +96,18 @@
 #define RGC_SINGLE_CONTEXT 0
 #endif
 
+/* 1: the smallest library (the compiler decides what to inline; slower one-block paths at -Os).
+ * Default 1 on ARMv6-M (Cortex-M0/M0+), whose table updates are calls to the port's masked helpers
+ * anyway: inlining the wrappers there only copies the calls (+25% .text, and slower under QEMU's
+ * interrupt storm); 0 elsewhere. */
+#ifndef RGC_SMALL
+#if defined(__ARM_ARCH_6M__)
+#define RGC_SMALL 1
+#else
+#define RGC_SMALL 0
+#endif
+#endif
+
 /* 1: publishing stores are sequentially consistent and read-modify-writes are SMP-atomic (for a future
  * multi-core rgc). 0 (default): one core - preempting contexts see a context's stores in program order,
  * so compiler fences suffice, and on x86 hosts the table updates are cmpxchg/xadd without the lock

@@ -15,8 +15,12 @@
 /* Called after publishing s and raising heads_end (I13), before the claim. While sweeping it also
  * reports s to h->claim_high, which the sweep's end uses to lower heads_end safely (rgc_collect.c,
  * heads_end_lower). */
-static unsigned born_state(rgc_heap *h, size_t s) {
+static unsigned born_state_collecting(rgc_heap *h, size_t s, unsigned phase);
+RGC_HOT unsigned born_state(rgc_heap *h, size_t s) {
     unsigned phase = phase_of(h);
+    return phase == PHASE_IDLE ? AT_HEAD : born_state_collecting(h, s, phase);
+}
+static unsigned born_state_collecting(rgc_heap *h, size_t s, unsigned phase) {
     if (phase == PHASE_MARK)
         return AT_MARK;
     if (phase == PHASE_SWEEP) {
@@ -373,7 +377,7 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
  * return having changed nothing, and the general path takes the request. */
 
 /* Level and depth of a new call without counting misuse (the general path will). */
-static inline bool fast_reserve(rgc_heap *h, rgc_ctx *c) {
+RGC_HOT bool fast_reserve(rgc_heap *h, rgc_ctx *c) {
 #if RGC_SINGLE_CONTEXT
     c->level = 0;
 #else

@@ -16,14 +16,14 @@ typedef struct {
     uint32_t t0;
 } rgc_window;
 
-static inline rgc_window rgc_window_open(void) {
+RGC_HOT rgc_window rgc_window_open(void) {
     rgc_window w;
     w.saved = rgc_port_mask();
     atomic_signal_fence(memory_order_seq_cst);
     w.t0 = rgc_port_cycles();
     return w;
 }
-static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
+RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
     uint32_t dt = rgc_port_cycles() - w.t0;
     if (dt > atomic_load_explicit(&h->longest_masked, memory_order_relaxed))
         atomic_store_explicit(&h->longest_masked, dt, memory_order_relaxed);
@@ -73,9 +73,9 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
         return old_;                                                                            \
     } while (0)
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
-    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
-    static inline void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_relaxed); } \
-    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    RGC_HOT void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_relaxed); } \
+    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
         if (cur != *expected) {                                                                  \
@@ -85,14 +85,14 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
         atomic_store_explicit(p, desired, memory_order_relaxed);                                 \
         return 1;                                                                                \
     }                                                                                            \
-    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ | v); } \
-    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ & v); } \
-    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ + v); }
+    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ | v); } \
+    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ & v); } \
+    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ + v); }
 #elif RGC_ATOMICS_VIA_MASK
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
-    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
-    static inline void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
+    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
         rgc_window w = rgc_window_open();                                                        \
         T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
         int ok = cur == *expected;                                                               \
@@ -103,9 +103,9 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
             *expected = cur;                                                                     \
         return ok;                                                                               \
     }                                                                                            \
-    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ | v); } \
-    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ & v); } \
-    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ + v); }
+    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ | v); } \
+    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ & v); } \
+    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ + v); }
 #elif RGC_X86_UP
 /* One core on x86: an instruction is never interrupted half-way, so cmpxchg and xadd WITHOUT the lock
  * prefix are atomic with respect to every context that can preempt this one (interrupts, signals on
@@ -122,42 +122,79 @@ static inline void rgc_window_close(rgc_heap *h, rgc_window w) {
         *(expected) = prev_;                                                                    \
     } while (0)
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
-    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
-    static inline void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
+    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         int ok_;                                                                                 \
         RGC_UNLOCKED_CAS(T, p, expected, desired, ok_);                                          \
         return ok_;                                                                              \
     }                                                                                            \
-    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) {                                  \
+    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) {                                  \
         T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
         while (!name##_cas(h, p, &old_, (T)(old_ | v))) {                                        \
         }                                                                                        \
         return old_;                                                                             \
     }                                                                                            \
-    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) {                                 \
+    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) {                                 \
         T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
         while (!name##_cas(h, p, &old_, (T)(old_ & v))) {                                        \
         }                                                                                        \
         return old_;                                                                             \
     }                                                                                            \
-    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) {                                 \
+    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) {                                 \
         (void)h;                                                                                 \
         __asm__ __volatile__("xadd %0, %1" : "+q"(v), "+m"(*(T *)(void *)p) : : "memory");         \
         return v;                                                                                \
     }
+#elif !RGC_SMP
+/* One core (Cortex-M and the like): LDREX/STREX (or the port's masked helpers on ARMv6-M) are atomic
+ * with respect to every context that can preempt this one, and one core sees its own accesses in
+ * program order, so the read-modify-writes need no memory barrier (a seq_cst one costs a DMB before
+ * and after on ARMv7-M). A compiler fence on each side keeps the compiler from moving other accesses
+ * across them, as the publishing stores' fences do. */
+#define RGC_UP_RMW(expr)                                                                         \
+    do {                                                                                        \
+        atomic_signal_fence(memory_order_seq_cst);                                              \
+        T_ r_ = (expr);                                                                         \
+        atomic_signal_fence(memory_order_seq_cst);                                              \
+        return r_;                                                                              \
+    } while (0)
+#define RGC_DEFINE_ATOMICS(name, T)                                                              \
+    RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
+    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+        (void)h;                                                                                 \
+        typedef int T_;                                                                          \
+        RGC_UP_RMW(atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_relaxed, \
+                                                          memory_order_relaxed));                \
+    }                                                                                            \
+    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) {                                  \
+        (void)h;                                                                                 \
+        typedef T T_;                                                                            \
+        RGC_UP_RMW(atomic_fetch_or_explicit(p, v, memory_order_relaxed));                        \
+    }                                                                                            \
+    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) {                                 \
+        (void)h;                                                                                 \
+        typedef T T_;                                                                            \
+        RGC_UP_RMW(atomic_fetch_and_explicit(p, v, memory_order_relaxed));                       \
+    }                                                                                            \
+    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) {                                 \
+        (void)h;                                                                                 \
+        typedef T T_;                                                                            \
+        RGC_UP_RMW(atomic_fetch_add_explicit(p, v, memory_order_relaxed));                       \
+    }
 #else
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
-    static inline T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
-    static inline void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    static inline int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
+    RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
+    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         return atomic_compare_exchange_strong(p, expected, desired);                             \
     }                                                                                            \
-    static inline T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_or(p, v); } \
-    static inline T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_and(p, v); } \
-    static inline T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_add(p, v); }
+    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_or(p, v); } \
+    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_and(p, v); } \
+    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_add(p, v); }
 #endif
 
 RGC_DEFINE_ATOMICS(u8, uint8_t)
@@ -165,7 +202,7 @@ RGC_DEFINE_ATOMICS(uns, unsigned)
 RGC_DEFINE_ATOMICS(sz, size_t)
 RGC_DEFINE_ATOMICS(u32, uint32_t)
 
-static inline void stat_inc(rgc_heap *h, _Atomic uint32_t *counter) {
+RGC_HOT void stat_inc(rgc_heap *h, _Atomic uint32_t *counter) {
     (void)u32_add(h, counter, 1u);
 }
 

@@ -35,6 +35,15 @@ _Static_assert(RGC_MAX_NEST >= 2 && RGC_MAX_NEST <= 255, "RGC_MAX_NEST out of ra
 _Static_assert(RGC_MARK_STACK_DEPTH >= 1, "RGC_MARK_STACK_DEPTH must be positive");
 _Static_assert(sizeof(_Atomic(void *)) == sizeof(void *), "atomic pointers must be plain pointers");
 
+/* The table and context primitives are a few instructions each and sit on every path: inlined even
+ * at -Os (a call costs as much as the body; -Os kept them out of line and doubled the one-block paths'
+ * instruction counts). RGC_SMALL=1 leaves the choice to the compiler: the smallest library. */
+#if RGC_SMALL
+#define RGC_HOT static inline
+#else
+#define RGC_HOT RGC_ALWAYS_INLINE
+#endif
+
 #include "rgc_atomic.h"
 #include "rgc_table.h"
 
@@ -44,7 +53,7 @@ _Static_assert(sizeof(_Atomic(void *)) == sizeof(void *), "atomic pointers must 
 enum { PHASE_IDLE = 0u, PHASE_MARK = 1u, PHASE_SWEEP = 2u, PHASE_BITS = 3u, STATE_RESCAN = 4u };
 _Static_assert(PHASE_IDLE == 0u && PHASE_MARK == 1u && PHASE_BITS == 3u,
                "rgc_marking and rgc_collecting (rgc.h) read the phase this way");
-static inline unsigned phase_of(rgc_heap *h) {
+RGC_HOT unsigned phase_of(rgc_heap *h) {
     return uns_load(&h->state) & PHASE_BITS;
 }
 
@@ -71,7 +80,7 @@ void rgc_shade_ref(rgc_heap *h, const void *p);
  * blocks another context has just freed). */
 void rgc_shade_words(rgc_heap *h, void *const *words, size_t nwords);
 /* Blocks levels below `level` may not use: the limit of allocations at level (reserves). */
-static inline size_t level_limit(rgc_heap *h, unsigned level) {
+RGC_HOT size_t level_limit(rgc_heap *h, unsigned level) {
     return sz_load(&h->limit[level]);
 }
 
