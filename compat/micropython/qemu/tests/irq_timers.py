@@ -23,6 +23,7 @@ SECONDS = PARAMS.get("seconds", 3)
 STRESS = PARAMS.get("stress", 0)
 KBD = PARAMS.get("kbd", 0)
 TIMERS = PARAMS.get("timers", 1)  # 0: no interrupts at all (the cost of gc.collect() by itself)
+IRQ_COLLECT = PARAMS.get("irq_collect", 1)  # 0: no collections from callbacks
 HZ = rgcqemu.TICKS_HZ
 ON_RGC = rgcqemu.on_rgc
 
@@ -33,7 +34,7 @@ else:
     LEVELS = ((1, 1, 6), (0, 10, 4), (2, 1000, 2))
 NBYTES = 2048
 NTUPLES = 8
-SLOTS = 6
+SLOTS = PARAMS.get("slots", 3)  # stored entries per level (6: see compat/micropython/README.md)
 NL = len(LEVELS)
 
 results = {}
@@ -57,7 +58,7 @@ def make_cb(lv):
     tid = LEVELS[lv][0]
     base = lv * 100
     # the levels of at most 10 Hz also run whole collections at interrupt level (~2 ms each)
-    collect = ON_RGC and LEVELS[lv][1] <= 10
+    collect = ON_RGC and IRQ_COLLECT and LEVELS[lv][1] <= 10
 
     def cb(n):
         st[0] += 1
