@@ -6,7 +6,7 @@
 # (0: none started - the main loop alone, for the cost of gc.collect() without interrupts).
 #
 # Each callback allocates a 2 KiB bytearray (a copy of its level's pattern, stamped with the run number)
-# and a list of 8 tuples, and stores both in a module-global dict (6 slots per level, replacing older
+# and a list of 8 tuples, and stores both in a module-global dict (3 slots per level, replacing older
 # entries, so the old ones become garbage). The main loop allocates its own garbage, times gc.collect()
 # in emulated time (the dual timer at 25 MHz), and reads every stored entry back: the bytearray's
 # pattern and stamp, the tuples' contents and their agreement with the stamp. Any difference is a
