@@ -119,12 +119,21 @@ RGC_NO_ASAN static void scan_words(rgc_heap *h, void *const *words, size_t nword
                 continue;
             b = (size_t)(off / RGC_BS);
 #endif
-        } else if (more_areas) {
+        } else if (!more_areas) {
+            /* One area (the common heap): no further test for the words that miss it. */
+            while (++i < nwords) {
+                v = atomic_load_explicit(&w[i], memory_order_relaxed);
+                if (v - pool < bytes)
+                    break;
+            }
+            if (i == nwords)
+                break;
+            i--; /* look at it again from the top */
+            continue;
+        } else {
             b = ref_block(h, v);
             if (b == RGC_NONE)
                 continue;
-        } else {
-            continue;
         }
         mark_block(h, b);
         if (h->drain_roots && h->mark_sp > RGC_MARK_STACK_DEPTH / 2u)
