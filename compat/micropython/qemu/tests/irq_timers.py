@@ -174,24 +174,33 @@ t_start = last
 if KBD:
     rgcqemu.uart_irq(True, 7)  # below every timer: Ctrl-C cannot preempt a callback
     print("READY")
+ack = 0  # a KeyboardInterrupt caught and not yet acknowledged to the driver
+
+
+def run():
+    # everything after the start runs inside the try below, the acknowledgement included: the driver
+    # sends the next Ctrl-C only once it has read "KBD n", so none can land outside the try
+    global ack
+    if ack:
+        n = ack
+        ack = 0
+        print("KBD", n)
+    main_loop()  # returns at once once the time is up (after a KeyboardInterrupt in what follows)
+    if KBD:
+        print("STOP?")
+        while rgcqemu.uart_stats()[5] == 0:  # until the driver's "!" (after its last Ctrl-C)
+            pass
+
+
 while True:
     try:
-        main_loop()
+        run()
         break
     except KeyboardInterrupt:
         kbd_caught += 1
         after_kbd()
-        print("KBD", kbd_caught)
+        ack = kbd_caught
 if KBD:
-    print("STOP?")
-    while rgcqemu.uart_stats()[5] == 0:  # until the driver's "!" (after its last Ctrl-C)
-        try:
-            while rgcqemu.uart_stats()[5] == 0:
-                pass
-        except KeyboardInterrupt:
-            kbd_caught += 1
-            after_kbd()
-            print("KBD", kbd_caught)
     rgcqemu.uart_irq(False)
 rgcqemu.stop_all()
 now = rgcqemu.ticks()
