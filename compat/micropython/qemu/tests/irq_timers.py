@@ -241,10 +241,10 @@ if ON_RGC:
     print("collections at interrupt level (levels of <= 10 Hz): %d ran, %d refused by rgc (the thread was inside an rgc call), %d skipped (a collection in progress)" % (ran, refused, skipped))
     mi = rgcqemu.memerr_info()
     if memerr_total and STRESS:
-        # what the stress variant shows: objects allocated while a collection runs survive it (born
-        # marked) and garbage comes back only at its end, so callbacks allocating ~2.3 KB at 10 kHz
-        # during a ~2-4 ms collection can exhaust the 140 KiB heap; counted, not a failure here
-        print("MemoryError in callbacks: %d (heap exhausted while a collection ran: allocations during a collection survive it)" % memerr_total)
+        # what the stress variant shows: ~2.3 KB per callback at 10 kHz against a 140 KiB heap;
+        # objects allocated while a collection runs survive it (born marked) and garbage comes back
+        # only at its end. Counted, not a failure here
+        print("MemoryError in callbacks: %d (the heap exhausted: allocations outrun the collections, and those made during one survive it)" % memerr_total)
     if mi[0]:
         print("first MemoryError in a callback (timer %d, %d ms after the start): heap free %d bytes, largest free run %d, thread in gc_collect %d, rgc collecting %d, marking %d"
               % (mi[0] - 1, us(rgcqemu.ticks_diff(t_start, mi[4])) // 1000, mi[1], mi[2], mi[3] & 1, (mi[3] >> 1) & 1, (mi[3] >> 2) & 1))
