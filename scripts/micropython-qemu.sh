@@ -16,8 +16,9 @@
 #     deterministic, 1 instruction = 1 ns): three timers (1 Hz, 10 Hz, 1 kHz at NVIC priorities 6, 4,
 #     2) whose callbacks allocate, the stress variant (10 Hz, 1 kHz, 10 kHz) and the run with Ctrl-C
 #     sent to UART0 at pseudo-random times (fixed seed). Each must PASS on rgc (exit status 1
-#     otherwise). The stock build runs the first as the contrast (its hard IRQs lock the heap: every
-#     callback gets MemoryError); that run is expected to fail and is only reported.
+#     otherwise). The first runs twice and must print the same both times (-icount). The stock build
+#     runs it as the contrast (its hard IRQs lock the heap: every callback gets MemoryError); that run
+#     must fail, by MemoryError. Then gc.collect() without interrupts on both builds (a measurement).
 #  6. The MICROBIT board (Cortex-M0, nRF51) built on rgc (build only: rgc's masked-atomics path).
 #
 # Usage: scripts/micropython-qemu.sh [build-root]   (default: ./build)
