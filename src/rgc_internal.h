@@ -62,6 +62,12 @@ RGC_HOT unsigned phase_of(rgc_heap *h) {
 
 /* ---- cross-file entry points ---------------------------------------------------------------- */
 
+/* Placement (rgc_place.c). A FREE block in [lo, hi): from start (the hint) up, then from lo around. */
+size_t rgc_search_block(rgc_heap *h, size_t lo, size_t hi, size_t start);
+/* A run of nb free blocks in [lo, hi): from start to hi, then from lo around; *window: the first run
+ * of wmin free blocks the pass from start met (RGC_NONE if none). */
+size_t rgc_search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t start, size_t wmin,
+                        size_t *window);
 /* Allocation of nb blocks in a context of its own (nested when called from realloc). */
 void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags);
 /* Free (or, while marking, shade) the object at HEAD b, which the caller has published as SLOT_OP. */

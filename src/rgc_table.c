@@ -143,22 +143,3 @@ void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {
 }
 
 
-void rgc_hint_lower_classes(rgc_heap *h, size_t b) {
-    /* The class hints take plain stores (no read-modify-write on this path): a preemption between
-     * the load and the store may lose a lowering, which costs first-fit exactness, never a block -
-     * every search that fails from its hint wraps around from the bottom. The same holds for the
-     * ceiling recomputed here from what this call saw. */
-    size_t ceiling = 0;
-    for (unsigned k = 1; k < RGC_FIT_CLASSES; k++) {
-        size_t reach = fit_min(k) - 1u;
-        size_t low = b >= reach ? b - reach : 0;
-        size_t from = sz_load(&h->fit_from[k - 1u]);
-        if (low < from) {
-            sz_store(&h->fit_from[k - 1u], low);
-            from = low;
-        }
-        if (from != 0 && from + reach > ceiling)
-            ceiling = from + reach;
-    }
-    sz_store(&h->fit_ceiling, ceiling);
-}
