@@ -271,11 +271,39 @@ bool gc_is_locked(void) {
 /* ---- collection ------------------------------------------------------------------------------- */
 
 
+/* Interrupt handlers (rgc_port_level() > 0) go straight to rgc: no GC mutex (the interrupted thread may
+ * hold it), no collection (the port's gc_collect scans thread stacks; rgc's level policy decides what a
+ * level may do - by default allocate, never collect), no threshold accounting. Only an explicit
+ * gc_lock() (micropython.heap_lock()) still refuses. A collection suspended below the handler is no
+ * obstacle: rgc allocates born-marked objects and defers frees while marking. */
+static inline bool in_interrupt(void) {
+    return rgc_port_level() > 0;
+}
+
+/* Per interrupt level (LIFO: a level's gc_collect runs from start to end before the level below
+ * resumes): whether this level's gc_collect set the collect flag, and whether it owns the collection
+ * it started. A hard-IRQ callback calling gc.collect() while the code it interrupted is collecting
+ * neither clears that code's flag at its end nor feeds roots to a collection it does not own (rgc
+ * would refuse them as misuse): its gc_collect does nothing. */
+static bool collect_set_flag[RGC_MAX_LEVELS];
+static bool collect_owner[RGC_MAX_LEVELS];
+
+static unsigned collect_level(void) {
+    unsigned level = rgc_port_level();
+    return level < RGC_MAX_LEVELS ? level : RGC_MAX_LEVELS - 1u;
+}
+
 static void gc_collect_start_common(void) {
-    GC_ENTER();
-    assert((MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG) == 0);
+    /* Handlers never take the GC mutex: the thread they interrupted may hold it (a deadlock, found by
+     * tests/irq_alloc.py's handler that calls gc.collect()). rgc needs no lock between levels. */
+    if (!in_interrupt()) {
+        GC_ENTER();
+    }
     /* While the flag is set gc_alloc/gc_realloc return NULL (so a __del__ cannot allocate) and
      * gc_free still works, as in py/gc.c. */
+    unsigned level = collect_level();
+    collect_set_flag[level] = (MP_STATE_THREAD(gc_lock_depth) & GC_COLLECT_FLAG) == 0;
+    assert(collect_set_flag[level] || level > 0);
     MP_STATE_THREAD(gc_lock_depth) |= GC_COLLECT_FLAG;
 }
 
@@ -292,7 +320,7 @@ void gc_collect_start(void) {
         rgc_collect_finish(&mp_rgc_heap);
         rc = rgc_collect_start(&mp_rgc_heap);
     }
-    (void)rc;
+    collect_owner[collect_level()] = rc == RGC_OK;
     #if MICROPY_PY_GC_COLLECT_RETVAL
     collected_before = collected_total();
     #endif
@@ -313,7 +341,7 @@ void gc_collect_start(void) {
 __attribute__((no_sanitize_address))
 #endif
 void gc_collect_root(void **ptrs, size_t len) {
-    if (len > 0) {
+    if (len > 0 && collect_owner[collect_level()]) {
         #if MICROPY_GC_RGC_INCREMENTAL
         if (incr_pause) {
             rgc_collect_roots_deep(&mp_rgc_heap, (void *const *)ptrs, len);
@@ -328,20 +356,30 @@ static void gc_collect_done(void) {
     #if MICROPY_PY_GC_COLLECT_RETVAL
     MP_STATE_MEM(gc_collected) = collected_total() - collected_before;
     #endif
-    MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
-    GC_EXIT();
+    unsigned level = collect_level();
+    collect_owner[level] = false;
+    if (collect_set_flag[level]) {
+        MP_STATE_THREAD(gc_lock_depth) &= ~GC_COLLECT_FLAG;
+    }
+    if (!in_interrupt()) {
+        GC_EXIT();
+    }
 }
 
 void gc_collect_end(void) {
     #if MICROPY_GC_RGC_INCREMENTAL
     if (incr_pause) {
         /* the roots are in: one step closes the collection for roots, the allocator does the rest */
-        rgc_collect_step(&mp_rgc_heap, MICROPY_GC_RGC_STEP_MIN);
+        if (collect_owner[collect_level()]) {
+            rgc_collect_step(&mp_rgc_heap, MICROPY_GC_RGC_STEP_MIN);
+        }
         gc_collect_done();
         return;
     }
     #endif
-    rgc_collect_finish(&mp_rgc_heap);
+    if (collect_owner[collect_level()]) {
+        rgc_collect_finish(&mp_rgc_heap);
+    }
     gc_collect_done();
 }
 
@@ -417,14 +455,6 @@ void gc_barrier_shade_range(void *const *words, size_t n) {
 
 /* ---- allocation ------------------------------------------------------------------------------- */
 
-/* Interrupt handlers (rgc_port_level() > 0) go straight to rgc: no GC mutex (the interrupted thread may
- * hold it), no collection (the port's gc_collect scans thread stacks; rgc's level policy decides what a
- * level may do - by default allocate, never collect), no threshold accounting. Only an explicit
- * gc_lock() (micropython.heap_lock()) still refuses. A collection suspended below the handler is no
- * obstacle: rgc allocates born-marked objects and defers frees while marking. */
-static inline bool in_interrupt(void) {
-    return rgc_port_level() > 0;
-}
 
 static inline bool heap_locked_explicitly(void) {
     return (MP_STATE_THREAD(gc_lock_depth) >> GC_LOCK_DEPTH_SHIFT) != 0;

@@ -18,6 +18,12 @@ def callback(n):
     ring[n % N] = b
 
 
+def callback_collecting(n):
+    callback(n)
+    if n % 16 == 0:
+        gc.collect()  # a collection from the handler; refused quietly while the main loop collects
+
+
 def check():
     bad = 0
     for i in range(N):
@@ -31,10 +37,10 @@ def check():
     return bad
 
 
-def run(ms, gc_locked):
+def run(ms, gc_locked, cb=callback):
     for i in range(N):
         ring[i] = None
-    rgcirq.start(1, 100, callback, gc_locked)
+    rgcirq.start(1, 100, cb, gc_locked)
     bad = 0
     loops = 0
     t0 = time.ticks_ms()
@@ -55,6 +61,15 @@ print("allocating hard IRQ: exceptions", exc, "corrupt entries", bad)
 collections, failed, misuse, check_rc, verify_reports = rgcirq.heap()
 print("rgc: collections", collections, "misuse", misuse, "check", check_rc)
 ok = runs > 1000 and in_coll > 0 and exc == 0 and bad == 0 and misuse == 0 and check_rc == 0
+
+# gc.collect() inside the handler too: it collects when the main loop is not collecting, and does
+# nothing when it is (no roots fed to a collection it does not own: misuse stays 0; the main loop's
+# collect flag is left alone)
+loops, runs, in_coll, exc, mem, bad = run(1000, False, callback_collecting)
+collections2, failed, misuse, check_rc, verify_reports = rgcirq.heap()
+print("handler calling gc.collect(): interrupts", runs, "during a collection", in_coll, "exceptions", exc,
+      "corrupt", bad, "collections", collections2 - collections, "misuse", misuse, "check", check_rc)
+ok = ok and runs > 500 and in_coll > 0 and exc == 0 and bad == 0 and misuse == 0 and check_rc == 0
 
 loops, runs, in_coll, exc, mem, bad = run(300, True)
 print("gc_lock'ed hard IRQ (stock behaviour): interrupts", runs, "MemoryErrors", mem)
