@@ -291,6 +291,8 @@ int tt_storm(unsigned levels) {
     rgc_stats hs;
     rgc_get_stats(&tt_heap, &hs);
     TT_CHECK(hs.misuse == 0, "misuse counted: %u (every object is freed once, by its owner)", hs.misuse);
+    /* RGC_VERIFY builds: no marking ended with a marked object referring to an unmarked one */
+    TT_CHECK(hs.verify_reports == 0, "tri-colour verifier: %u black->white edges", (unsigned)hs.verify_reports);
 
     /* Figures. */
     uint64_t ops = sum(&st[0].ops, levels), irq = tt_delivered_total();
