@@ -37,8 +37,10 @@ _Static_assert(sizeof(_Atomic(void *)) == sizeof(void *), "atomic pointers must 
 
 /* The table and context primitives are a few instructions each and sit on every path: inlined even
  * at -Os (a call costs as much as the body; -Os kept them out of line and doubled the one-block paths'
- * instruction counts). RGC_SMALL=1 leaves the choice to the compiler: the smallest library. */
-#if RGC_SMALL
+ * instruction counts). RGC_SMALL=1 leaves the choice to the compiler: the smallest library. Not at -O0:
+ * GCC's AddressSanitizer then mis-scopes the forced inlines' locals (torture.barrier_step reported a
+ * stack-use-after-scope in a test's own array on every run). */
+#if RGC_SMALL || !defined(__OPTIMIZE__) /* -O0 (debug, sanitizers): as written */
 #define RGC_HOT static inline
 #else
 #define RGC_HOT RGC_ALWAYS_INLINE
