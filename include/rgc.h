@@ -265,64 +265,20 @@ void *rgc_area_pool(rgc_heap *h, unsigned area);
  * '.' free, 'h' head, '=' tail, 'm' marked head, 'f' head with finaliser, 'M' marked with finaliser. */
 void rgc_dump(rgc_heap *h, void (*print)(void *ctx, const char *s), void *ctx);
 
-/* ---- The heap object. Its fields are private: only rgc's sources touch them. ---- */
-struct rgc_root_range {
-    void *_Atomic start; /* NULL: slot unused */
-    size_t words;
-};
-
-/* One memory area: its own tables and pool. Blocks have global indices: area i's block k is
- * first + k, with first a multiple of 64 (table bytes and free-map bits never straddle areas). */
-struct rgc_area {
-    _Atomic uint8_t *atb;       /* 2 bits per block: FREE, HEAD, TAIL, MARK */
-    _Atomic uint8_t *ftb;       /* 1 bit per block: finaliser */
-    _Atomic uint32_t *free_map; /* 1 bit per 64 blocks: the group may hold a free block */
-    uint8_t *pool;
-    size_t first;
-    size_t nblocks;
-};
-
+/* ---- The heap object ---------------------------------------------------------------------------
+ * Storage for rgc's state, sized by the rgc_config.h options. Declare one per heap (static storage)
+ * and pass its address; its contents are rgc's alone: `state` is public only so that rgc_marking can
+ * be inlined into a runtime's pointer stores (never write it), the rest is opaque (its layout is
+ * src/rgc_core.h, which checks this size against it). Words: the small fields (counters, the per-level
+ * policy and depth bytes), the memory areas, the allocator's and collector's positions, per level a
+ * limit, a reserve and RGC_MAX_NEST in-progress slots, the root ranges and the mark stack. */
+#define RGC_HEAP_PRIVATE_WORDS                                                                     \
+    ((12u + sizeof(size_t) - 1u) / sizeof(size_t) - 1u + 6u * RGC_MAX_AREAS + 23u +                 \
+     (69u + 2u * RGC_MAX_LEVELS + sizeof(size_t) - 1u) / sizeof(size_t) +                           \
+     RGC_MAX_LEVELS * (2u + RGC_MAX_NEST) + 2u * RGC_MAX_ROOTS + 4u + RGC_MARK_STACK_DEPTH)
 struct rgc_heap {
-    uint32_t magic;
-    _Atomic unsigned nareas;
-    struct rgc_area areas[RGC_MAX_AREAS];
-    _Atomic size_t nblocks;        /* blocks in all areas */
-    _Atomic size_t free_blocks;    /* >= the FREE blocks at every instant (a request larger fails at once) */
-    _Atomic size_t end;            /* global index past the last area's last block */
-    _Atomic size_t hint;           /* advisory: lowest free block (1-block searches start here) */
-    _Atomic size_t rover;          /* advisory: where the next multi-block search starts (next fit) */
-    _Atomic size_t fit_from[6];    /* advisory: no run of 2, 3, 5, 9, 17, 33 free blocks starts below */
-    _Atomic size_t fit_ceiling;    /* advisory: a release at or above it lowers no fit_from */
-    _Atomic size_t heads_end;      /* no HEAD or MARK block at or above it: sweeps and rescans stop there */
-    _Atomic size_t claim_high;     /* end of the highest block claimed while sweeping */
-    _Atomic uint32_t sweep_claims; /* claims made while sweeping (any count: the sweep compares) */
-    size_t sweep_high, unmark_pos, unmark_end; /* the collector's: see rgc_collect.c */
-    bool drain_roots;
-    _Atomic size_t limit[RGC_MAX_LEVELS]; /* allocations at a level stay below its limit (reserves) */
-    size_t reserve_blocks[RGC_MAX_LEVELS];
-    _Atomic unsigned state;        /* collection phase | rescan request */
-    _Atomic unsigned collector;    /* 0, or 1 + level of the step or collection executing */
-    _Atomic unsigned roots_owner;  /* 0, or 1 + level that opened a collection for rgc_collect_roots */
-    _Atomic unsigned config_busy;  /* rgc_add_area / rgc_reserve in progress */
-    _Atomic size_t sweep_pos;      /* first block whose byte the sweeper has not finished */
-    _Atomic size_t sweep_done;     /* every block below is swept (no MARK left there) */
-    _Atomic unsigned lock_depth;
-    _Atomic unsigned pacing;       /* work units per allocated block (0: off) */
-    _Atomic size_t threshold;      /* bytes allocated between automatic collections (0: off) */
-    _Atomic size_t allocated;      /* bytes allocated since the last collection started */
-    rgc_finaliser_fn _Atomic finaliser;
-    rgc_verify_fn _Atomic verify_hook;
-    _Atomic uint8_t policy[RGC_MAX_LEVELS];
-    _Atomic uint8_t depth[RGC_MAX_LEVELS];                 /* rgc calls in progress per level */
-    _Atomic size_t in_progress[RGC_MAX_LEVELS][RGC_MAX_NEST]; /* 1 + block being operated on, or 0 */
-    struct rgc_root_range roots[RGC_MAX_ROOTS];
-    _Atomic unsigned root_count;
-    size_t mark_sp; /* owned by the step or collection executing, from here on */
-    size_t rescan_pos;
-    size_t mark_stack[RGC_MARK_STACK_DEPTH];
-    size_t searches, search_bytes; /* RGC_SEARCH_STATS only (plain counters, approximate) */
-    _Atomic uint32_t collections, busy_collections, failed_allocs, misuse, claim_retries,
-        deferred_frees, longest_masked, collect_steps, collected_objects, verify_reports;
+    _Atomic unsigned state;                  /* collection phase: read by rgc_marking / rgc_collecting */
+    size_t private_[RGC_HEAP_PRIVATE_WORDS]; /* opaque */
 };
 
 /* The collection phase lives in the low two bits of h->state; 1 is marking (checked in the core).

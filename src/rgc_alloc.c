@@ -15,12 +15,12 @@
 /* Called after publishing s and raising heads_end (I13), before the claim. While sweeping it also
  * reports s to h->claim_high, which the sweep's end uses to lower heads_end safely (rgc_collect.c,
  * heads_end_lower). */
-static unsigned born_state_collecting(rgc_heap *h, size_t s, unsigned phase);
-RGC_HOT unsigned born_state(rgc_heap *h, size_t s) {
+static unsigned born_state_collecting(rgc_core *h, size_t s, unsigned phase);
+RGC_HOT unsigned born_state(rgc_core *h, size_t s) {
     unsigned phase = phase_of(h);
     return phase == PHASE_IDLE ? AT_HEAD : born_state_collecting(h, s, phase);
 }
-static unsigned born_state_collecting(rgc_heap *h, size_t s, unsigned phase) {
+static unsigned born_state_collecting(rgc_core *h, size_t s, unsigned phase) {
     if (phase == PHASE_MARK)
         return AT_MARK;
     if (phase == PHASE_SWEEP) {
@@ -35,7 +35,7 @@ static unsigned born_state_collecting(rgc_heap *h, size_t s, unsigned phase) {
 }
 
 /* Find and claim one block for context c; returns it or RGC_NONE. */
-static size_t claim_one_somewhere(rgc_heap *h, const rgc_ctx *c) {
+static size_t claim_one_somewhere(rgc_core *h, const rgc_ctx *c) {
     for (;;) {
         if (sz_load(&h->free_blocks) == 0)
             return RGC_NONE;
@@ -66,7 +66,7 @@ static size_t claim_one_somewhere(rgc_heap *h, const rgc_ctx *c) {
 }
 
 /* Find and claim nb blocks for context c; returns the HEAD block or RGC_NONE. */
-static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
+static size_t claim_somewhere(rgc_core *h, const rgc_ctx *c, size_t nb) {
     size_t shared = level_limit(h, 0), mine = level_limit(h, c->level);
     for (;;) {
         /* Not enough free blocks anywhere: fail without a search (a full heap costs a handler that
@@ -121,7 +121,7 @@ static size_t claim_somewhere(rgc_heap *h, const rgc_ctx *c, size_t nb) {
 
 /* Count an allocation of nb blocks against the threshold; true when a collection is due. Every level's
  * allocations count; only levels whose policy collects act on it. */
-static bool threshold_due(rgc_heap *h, size_t nb) {
+static bool threshold_due(rgc_core *h, size_t nb) {
     size_t threshold = sz_load(&h->threshold);
     if (threshold == 0)
         return false;
@@ -129,7 +129,7 @@ static bool threshold_due(rgc_heap *h, size_t nb) {
 }
 
 /* Before an allocation at a level whose policy collects: pacing and the threshold. */
-static void collect_before_alloc(rgc_heap *h, const rgc_ctx *c, size_t nb, bool due) {
+static void collect_before_alloc(rgc_core *h, const rgc_ctx *c, size_t nb, bool due) {
     unsigned pacing = uns_load(&h->pacing);
     if (pacing != 0) {
         /* A step executing below us: just allocate (never wait; not a refused request either). */
@@ -140,7 +140,7 @@ static void collect_before_alloc(rgc_heap *h, const rgc_ctx *c, size_t nb, bool 
     }
 }
 
-void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
+void *rgc_alloc_blocks(rgc_core *h, size_t nb, unsigned flags) {
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return NULL;
@@ -190,7 +190,7 @@ void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags) {
  * return having changed nothing, and the general path takes the request. */
 
 /* Level and depth of a new call without counting misuse (the general path will). */
-RGC_HOT bool fast_reserve(rgc_heap *h, rgc_ctx *c) {
+RGC_HOT bool fast_reserve(rgc_core *h, rgc_ctx *c) {
 #if RGC_SINGLE_CONTEXT
     c->level = 0;
 #else
@@ -202,7 +202,7 @@ RGC_HOT bool fast_reserve(rgc_heap *h, rgc_ctx *c) {
     return c->depth < RGC_MAX_NEST;
 }
 
-static void *alloc_block_fast(rgc_heap *h, unsigned flags) {
+static void *alloc_block_fast(rgc_core *h, unsigned flags) {
     rgc_ctx c;
     if (!fast_reserve(h, &c))
         return NULL;
@@ -241,7 +241,9 @@ static void *alloc_block_fast(rgc_heap *h, unsigned flags) {
     return result;
 }
 
-void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
+void *rgc_alloc(rgc_heap *heap, size_t n, unsigned flags) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (!heap_ok(h))
         return NULL;
     if (n - 1u < RGC_BS && (flags & ~(unsigned)RGC_FINALISER) == 0) { /* 1 .. RGC_BS bytes */
@@ -256,7 +258,7 @@ void *rgc_alloc(rgc_heap *h, size_t n, unsigned flags) {
     return rgc_alloc_blocks(h, (n + RGC_BS - 1u) / RGC_BS, flags);
 }
 
-void rgc_free_object(rgc_heap *h, size_t b) {
+void rgc_free_object(rgc_core *h, size_t b) {
     ftb_clear(h, b); /* an explicit free never runs the finaliser, now or deferred */
     if (phase_of(h) == PHASE_MARK) {
         /* Freeing deletes every slot of the object at once: its children must still be traced, so
@@ -279,7 +281,7 @@ static bool is_object(unsigned state) {
 
 /* rgc_free's fast path: a one-block object of area 0, no collection marking, no context below us
  * working on it. False (nothing changed) otherwise. */
-static bool free_block_fast(rgc_heap *h, size_t b) {
+static bool free_block_fast(rgc_core *h, size_t b) {
     const struct rgc_area *a = &h->areas[0];
     rgc_ctx c;
     if (b >= a->nblocks || !fast_reserve(h, &c))
@@ -299,7 +301,7 @@ static bool free_block_fast(rgc_heap *h, size_t b) {
     return fast;
 }
 
-static void free_pinned(rgc_heap *h, void *p) {
+static void free_pinned(rgc_core *h, void *p) {
     if (p == NULL || !heap_ok(h))
         return;
     size_t b = block_of_start(h, p);
@@ -332,13 +334,15 @@ static void free_pinned(rgc_heap *h, void *p) {
  * or gone: a pin that is only written may sit in the red zone of a frame that a tail call to the
  * rest of the function discards (found by torture.storm3 once the core's helpers were inlined:
  * rgc_free became a store below the stack pointer and a jump; 1 run in 20 counted a misuse). */
-void rgc_free(rgc_heap *h, void *p) {
+void rgc_free(rgc_heap *heap, void *p) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     void *volatile pin = p;
     free_pinned(h, p);
     (void)pin;
 }
 
-static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, bool allow_move) {
+static void *realloc_object(rgc_core *h, const rgc_ctx *c, size_t b, size_t nb, bool allow_move) {
     if (atomic_load_explicit(&h->policy[c->level], memory_order_relaxed) & RGC_NO_ALLOC) {
         stat_inc(h, &h->misuse);
         return NULL;
@@ -389,13 +393,13 @@ static void *realloc_object(rgc_heap *h, const rgc_ctx *c, size_t b, size_t nb, 
     return q;
 }
 
-static void *realloc_pinned(rgc_heap *h, void *p, size_t n, bool allow_move) {
+static void *realloc_pinned(rgc_core *h, void *p, size_t n, bool allow_move) {
     if (!heap_ok(h))
         return NULL;
     if (p == NULL)
-        return rgc_alloc(h, n, 0);
+        return rgc_alloc(heap_of(h), n, 0);
     if (n == 0) {
-        rgc_free(h, p);
+        rgc_free(heap_of(h), p);
         return NULL;
     }
     size_t b = block_of_start(h, p);
@@ -411,14 +415,18 @@ static void *realloc_pinned(rgc_heap *h, void *p, size_t n, bool allow_move) {
     return result;
 }
 
-void *rgc_realloc(rgc_heap *h, void *p, size_t n, bool allow_move) {
+void *rgc_realloc(rgc_heap *heap, void *p, size_t n, bool allow_move) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     void *volatile pin = p; /* see rgc_free */
     void *result = realloc_pinned(h, p, n, allow_move);
     (void)pin;
     return result;
 }
 
-size_t rgc_size(rgc_heap *h, const void *p) {
+size_t rgc_size(rgc_heap *heap, const void *p) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (p == NULL || !heap_ok(h))
         return 0;
     size_t b = block_of_start(h, p);
@@ -427,7 +435,7 @@ size_t rgc_size(rgc_heap *h, const void *p) {
     return rgc_atb_run_length(h, b) * RGC_BS;
 }
 
-static void *exchange_slot(rgc_heap *h, void **slot, void *value) {
+static void *exchange_slot(rgc_core *h, void **slot, void *value) {
     _Atomic(void *) *aslot = (_Atomic(void *) *)slot;
 #if RGC_SINGLE_CONTEXT
     (void)h;
@@ -454,7 +462,9 @@ static void *exchange_slot(rgc_heap *h, void **slot, void *value) {
 #endif
 }
 
-void *rgc_swap(rgc_heap *h, void **slot, void *value) {
+void *rgc_swap(rgc_heap *heap, void **slot, void *value) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (slot == NULL || ((uintptr_t)slot & (sizeof(void *) - 1u)) != 0) {
         if (heap_ok(h))
             rgc_count_misuse(h);
@@ -476,13 +486,15 @@ void *rgc_swap(rgc_heap *h, void **slot, void *value) {
     return old;
 }
 
-void rgc_write(rgc_heap *h, void **slot, void *value) {
-    (void)rgc_swap(h, slot, value);
+void rgc_write(rgc_heap *heap, void **slot, void *value) {
+    (void)rgc_swap(heap, slot, value);
 }
 
 /* The slow half of the inline barrier (rgc.h): inside a context, so that no collection advances
  * between the phase check and the shade (see ctx_below_busy). */
-void rgc_shade(rgc_heap *h, const void *p) {
+void rgc_shade(rgc_heap *heap, const void *p) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     rgc_ctx c;
     if (p == NULL || !heap_ok(h) || !rgc_ctx_enter_busy(h, &c))
         return;
@@ -491,7 +503,9 @@ void rgc_shade(rgc_heap *h, const void *p) {
     ctx_leave(h, &c);
 }
 
-void rgc_shade_range(rgc_heap *h, void *const *words, size_t nwords) {
+void rgc_shade_range(rgc_heap *heap, void *const *words, size_t nwords) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0) {
         if (heap_ok(h) && nwords != 0)
             rgc_count_misuse(h);

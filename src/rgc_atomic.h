@@ -23,7 +23,7 @@ RGC_HOT rgc_window rgc_window_open(void) {
     w.t0 = rgc_port_cycles();
     return w;
 }
-RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
+RGC_HOT void rgc_window_close(rgc_core *h, rgc_window w) {
     uint32_t dt = rgc_port_cycles() - w.t0;
     if (dt > atomic_load_explicit(&h->longest_masked, memory_order_relaxed))
         atomic_store_explicit(&h->longest_masked, dt, memory_order_relaxed);
@@ -75,7 +75,7 @@ RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
     RGC_HOT void name##_store(_Atomic T *p, T v) { atomic_store_explicit(p, v, memory_order_relaxed); } \
-    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT int name##_cas(rgc_core *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
         if (cur != *expected) {                                                                  \
@@ -85,14 +85,14 @@ RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
         atomic_store_explicit(p, desired, memory_order_relaxed);                                 \
         return 1;                                                                                \
     }                                                                                            \
-    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ | v); } \
-    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ & v); } \
-    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ + v); }
+    RGC_HOT T name##_or(rgc_core *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ | v); } \
+    RGC_HOT T name##_and(rgc_core *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ & v); } \
+    RGC_HOT T name##_add(rgc_core *h, _Atomic T *p, T v) { (void)h; RGC_PLAIN_RMW(p, T, old_ + v); }
 #elif RGC_ATOMICS_VIA_MASK
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
     RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT int name##_cas(rgc_core *h, _Atomic T *p, T *expected, T desired) {            \
         rgc_window w = rgc_window_open();                                                        \
         T cur = atomic_load_explicit(p, memory_order_relaxed);                                   \
         int ok = cur == *expected;                                                               \
@@ -103,9 +103,9 @@ RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
             *expected = cur;                                                                     \
         return ok;                                                                               \
     }                                                                                            \
-    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ | v); } \
-    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ & v); } \
-    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ + v); }
+    RGC_HOT T name##_or(rgc_core *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ | v); } \
+    RGC_HOT T name##_and(rgc_core *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ & v); } \
+    RGC_HOT T name##_add(rgc_core *h, _Atomic T *p, T v) { RGC_MASKED_RMW(h, p, T, old_ + v); }
 #elif RGC_X86_UP
 /* One core on x86: an instruction is never interrupted half-way, so cmpxchg and xadd WITHOUT the lock
  * prefix are atomic with respect to every context that can preempt this one (interrupts, signals on
@@ -124,25 +124,25 @@ RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
     RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT int name##_cas(rgc_core *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         int ok_;                                                                                 \
         RGC_UNLOCKED_CAS(T, p, expected, desired, ok_);                                          \
         return ok_;                                                                              \
     }                                                                                            \
-    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) {                                  \
+    RGC_HOT T name##_or(rgc_core *h, _Atomic T *p, T v) {                                  \
         T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
         while (!name##_cas(h, p, &old_, (T)(old_ | v))) {                                        \
         }                                                                                        \
         return old_;                                                                             \
     }                                                                                            \
-    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) {                                 \
+    RGC_HOT T name##_and(rgc_core *h, _Atomic T *p, T v) {                                 \
         T old_ = atomic_load_explicit(p, memory_order_relaxed);                                 \
         while (!name##_cas(h, p, &old_, (T)(old_ & v))) {                                        \
         }                                                                                        \
         return old_;                                                                             \
     }                                                                                            \
-    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) {                                 \
+    RGC_HOT T name##_add(rgc_core *h, _Atomic T *p, T v) {                                 \
         (void)h;                                                                                 \
         __asm__ __volatile__("xadd %0, %1" : "+q"(v), "+m"(*(T *)(void *)p) : : "memory");         \
         return v;                                                                                \
@@ -163,23 +163,23 @@ RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
     RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT int name##_cas(rgc_core *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         typedef int T_;                                                                          \
         RGC_UP_RMW(atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_relaxed, \
                                                           memory_order_relaxed));                \
     }                                                                                            \
-    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) {                                  \
+    RGC_HOT T name##_or(rgc_core *h, _Atomic T *p, T v) {                                  \
         (void)h;                                                                                 \
         typedef T T_;                                                                            \
         RGC_UP_RMW(atomic_fetch_or_explicit(p, v, memory_order_relaxed));                        \
     }                                                                                            \
-    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) {                                 \
+    RGC_HOT T name##_and(rgc_core *h, _Atomic T *p, T v) {                                 \
         (void)h;                                                                                 \
         typedef T T_;                                                                            \
         RGC_UP_RMW(atomic_fetch_and_explicit(p, v, memory_order_relaxed));                       \
     }                                                                                            \
-    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) {                                 \
+    RGC_HOT T name##_add(rgc_core *h, _Atomic T *p, T v) {                                 \
         (void)h;                                                                                 \
         typedef T T_;                                                                            \
         RGC_UP_RMW(atomic_fetch_add_explicit(p, v, memory_order_relaxed));                       \
@@ -188,13 +188,13 @@ RGC_HOT void rgc_window_close(rgc_heap *h, rgc_window w) {
 #define RGC_DEFINE_ATOMICS(name, T)                                                              \
     RGC_HOT T name##_load(_Atomic T *p) { return atomic_load_explicit(p, memory_order_relaxed); } \
     RGC_HOT void name##_store(_Atomic T *p, T v) { RGC_CORE_STORE(p, v); } \
-    RGC_HOT int name##_cas(rgc_heap *h, _Atomic T *p, T *expected, T desired) {            \
+    RGC_HOT int name##_cas(rgc_core *h, _Atomic T *p, T *expected, T desired) {            \
         (void)h;                                                                                 \
         return atomic_compare_exchange_strong(p, expected, desired);                             \
     }                                                                                            \
-    RGC_HOT T name##_or(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_or(p, v); } \
-    RGC_HOT T name##_and(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_and(p, v); } \
-    RGC_HOT T name##_add(rgc_heap *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_add(p, v); }
+    RGC_HOT T name##_or(rgc_core *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_or(p, v); } \
+    RGC_HOT T name##_and(rgc_core *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_and(p, v); } \
+    RGC_HOT T name##_add(rgc_core *h, _Atomic T *p, T v) { (void)h; return atomic_fetch_add(p, v); }
 #endif
 
 RGC_DEFINE_ATOMICS(u8, uint8_t)
@@ -202,7 +202,7 @@ RGC_DEFINE_ATOMICS(uns, unsigned)
 RGC_DEFINE_ATOMICS(sz, size_t)
 RGC_DEFINE_ATOMICS(u32, uint32_t)
 
-RGC_HOT void stat_inc(rgc_heap *h, _Atomic uint32_t *counter) {
+RGC_HOT void stat_inc(rgc_core *h, _Atomic uint32_t *counter) {
     (void)u32_add(h, counter, 1u);
 }
 

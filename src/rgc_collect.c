@@ -33,7 +33,7 @@
 #include "rgc_internal.h"
 
 /* Block of the object a word refers to, or RGC_NONE. */
-static size_t ref_block(rgc_heap *h, uintptr_t w) {
+static size_t ref_block(rgc_core *h, uintptr_t w) {
     size_t off;
     size_t b = block_of_addr(h, w, &off);
     if (b == RGC_NONE)
@@ -52,24 +52,24 @@ static size_t ref_block(rgc_heap *h, uintptr_t w) {
 /* Only the collector clears STATE_RESCAN, and it rescans from block 0 after clearing it: a request
  * that finds the flag already set is covered by that rescan (the block was marked before the load).
  * Skipping the read-modify-write matters on mark-stack overflow, where every further push asks. */
-static void request_rescan(rgc_heap *h) {
+static void request_rescan(rgc_core *h) {
     if ((uns_load(&h->state) & STATE_RESCAN) == 0)
         (void)uns_or(h, &h->state, STATE_RESCAN);
 }
 
-void rgc_shade_ref(rgc_heap *h, const void *p) {
+void rgc_shade_ref(rgc_core *h, const void *p) {
     size_t b = ref_block(h, (uintptr_t)p);
     if (b != RGC_NONE && rgc_atb_transition(h, b, AT_HEAD, AT_MARK))
         request_rescan(h);
 }
 
-RGC_NO_ASAN void rgc_shade_words(rgc_heap *h, void *const *words, size_t nwords) {
+RGC_NO_ASAN void rgc_shade_words(rgc_core *h, void *const *words, size_t nwords) {
     const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words;
     for (size_t i = 0; i < nwords; i++)
         rgc_shade_ref(h, (const void *)atomic_load_explicit(&w[i], memory_order_relaxed));
 }
 
-static void mark_push(rgc_heap *h, size_t b) {
+static void mark_push(rgc_core *h, size_t b) {
     if (h->mark_sp < RGC_MARK_STACK_DEPTH)
         h->mark_stack[h->mark_sp++] = b;
     else
@@ -78,7 +78,7 @@ static void mark_push(rgc_heap *h, size_t b) {
 
 /* HEAD -> MARK, inline (the marking loop's one read-modify-write per object); false if b is anything
  * else by the time we look. */
-static inline bool mark_transition(rgc_heap *h, size_t b) {
+static inline bool mark_transition(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     if (a == NULL)
         return false;
@@ -90,19 +90,19 @@ static inline bool mark_transition(rgc_heap *h, size_t b) {
     return false;
 }
 
-static void mark_block(rgc_heap *h, size_t b) {
+static void mark_block(rgc_core *h, size_t b) {
     if (mark_transition(h, b))
         mark_push(h, b);
 }
 
-static void drain_mark_stack(rgc_heap *h);
-static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget);
+static void drain_mark_stack(rgc_core *h);
+static size_t scan_object_from(rgc_core *h, size_t b, size_t budget);
 
 /* Conservative scan: any word that refers to an object marks it. Reads stacks (ASan redzones) and
  * words other contexts may be storing to (hence the relaxed atomic loads). Most words are no pointer
  * into the heap: area 0's bounds live in registers, so such a word costs a subtract and a compare
  * (py/gc.c's VERIFY_PTR); other areas are looked up only when there are any. */
-RGC_NO_ASAN static void scan_words(rgc_heap *h, void *const *words, size_t nwords) {
+RGC_NO_ASAN static void scan_words(rgc_core *h, void *const *words, size_t nwords) {
     const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words;
     const struct rgc_area *a0 = &h->areas[0];
     const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)a0->nblocks * RGC_BS;
@@ -145,7 +145,7 @@ RGC_NO_ASAN static void scan_words(rgc_heap *h, void *const *words, size_t nword
  * after each root: when the mark stack is half full, what it holds is traced at once. Pushing every
  * root first would overflow a small stack on a few dozen roots, and an overflow costs a rescan of
  * every marked object. (Steps push and return: the work is theirs to pace.) */
-static void drain_mark_stack(rgc_heap *h) {
+static void drain_mark_stack(rgc_core *h) {
     h->drain_roots = false; /* scan_object_from scans words too: no recursion */
     while (h->mark_sp > 0) {
         size_t b = h->mark_stack[--h->mark_sp];
@@ -157,7 +157,7 @@ static void drain_mark_stack(rgc_heap *h) {
 /* Scan the object blocks from b (its HEAD, or a TAIL where an earlier step stopped) on, at most
  * `budget` blocks, in one scan_words call; pushes the rest back. Returns the blocks scanned. Nothing
  * is released while marking, so the object's extent read here stays its own. */
-static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget) {
+static size_t scan_object_from(rgc_core *h, size_t b, size_t budget) {
     const struct rgc_area *a = area_of(h, b);
     size_t end = area_end(a), e = b + 1u;
     while (e < end && e - b < budget && atb_state_in(a, e) == AT_TAIL)
@@ -169,7 +169,7 @@ static size_t scan_object_from(rgc_heap *h, size_t b, size_t budget) {
 }
 
 /* Objects other contexts are in the middle of claiming, freeing or resizing (I7, docs/design.md 4). */
-static void scan_slots(rgc_heap *h) {
+static void scan_slots(rgc_core *h) {
     for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
         for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
             size_t v = sz_load(&h->in_progress[level][d]);
@@ -181,8 +181,13 @@ static void scan_slots(rgc_heap *h) {
 
 enum { ROOTS_ALL, ROOTS_SLOTS_ONLY };
 
+/* The port's stack scan calls back with the user's handle (rgc_port.h). */
+RGC_NO_ASAN static void scan_port_words(rgc_heap *heap, void *const *words, size_t nwords) {
+    scan_words(core_of(heap), words, nwords);
+}
+
 /* Enter the mark phase and snapshot the roots. Caller holds the collector role, phase is IDLE. */
-static void begin_collection(rgc_heap *h, int roots, bool drain) {
+static void begin_collection(rgc_core *h, int roots, bool drain) {
     h->mark_sp = 0;
     h->drain_roots = drain;
     h->rescan_pos = RGC_NONE;
@@ -197,7 +202,7 @@ static void begin_collection(rgc_heap *h, int roots, bool drain) {
          * whose unused words still hold whatever calls made below them left there. Before any
          * marking call has run below this frame, those words cannot hold a heap address the
          * collector itself computed (a pool's first block, kept alive by its own residue). */
-        rgc_port_scan_roots(h, scan_words);
+        rgc_port_scan_roots(heap_of(h), scan_port_words);
         for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
             void *start = atomic_load_explicit(&h->roots[i].start, memory_order_seq_cst);
             if (start != NULL)
@@ -209,7 +214,7 @@ static void begin_collection(rgc_heap *h, int roots, bool drain) {
 }
 
 /* Next global block at or after b that lies in an area, or RGC_NONE past the last area. */
-static size_t next_block(rgc_heap *h, size_t b) {
+static size_t next_block(rgc_core *h, size_t b) {
     unsigned n = heap_areas(h);
     for (unsigned i = 0; i < n; i++) {
         const struct rgc_area *a = &h->areas[i];
@@ -225,7 +230,7 @@ static size_t next_block(rgc_heap *h, size_t b) {
 
 /* Rescan: push the MARK blocks of the next table byte from rescan_pos that has any (the stack is empty
  * here), passing over at most `limit` blocks; returns the blocks passed over. */
-static size_t rescan_bytes(rgc_heap *h, size_t limit) {
+static size_t rescan_bytes(rgc_core *h, size_t limit) {
     size_t b = next_block(h, h->rescan_pos);
     if (b == RGC_NONE || b >= sz_load(&h->heads_end)) { /* no MARK at or above heads_end (I13) */
         h->rescan_pos = RGC_NONE;
@@ -257,7 +262,7 @@ static size_t rescan_bytes(rgc_heap *h, size_t limit) {
  * racing us. A longer object is split: its TAIL at b + chunk becomes the HEAD of the rest (a
  * well-formed run, unmarked, ahead of the sweeper: garbage the sweep reaches later), so a step never
  * releases more than its budget, however large the dead object. */
-static size_t release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b, size_t chunk) {
+static size_t release_garbage(rgc_core *h, const rgc_ctx *c, size_t b, size_t chunk) {
     ctx_publish(h, c, b, SLOT_OP);
     /* Re-check after publishing: a stray free from above may have taken b before we published. An
      * unmarked HEAD at or after sweep_pos is garbage, whichever object it is. */
@@ -288,7 +293,7 @@ static size_t release_garbage(rgc_heap *h, const rgc_ctx *c, size_t b, size_t ch
 }
 
 /* Sweep block b: unmark it, or release it if it is garbage. Returns the blocks released. */
-static size_t sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b, size_t chunk) {
+static size_t sweep_block(rgc_core *h, const rgc_ctx *c, size_t b, size_t chunk) {
     size_t released = 0;
     for (;;) {
         unsigned st = atb_state(h, b);
@@ -307,7 +312,7 @@ static size_t sweep_block(rgc_heap *h, const rgc_ctx *c, size_t b, size_t chunk)
 /* MARK -> HEAD for every MARK block of one table byte, in one update (the same as one transition per
  * block: nothing else in the byte changes). With heads_too false, a byte holding an unmarked HEAD is
  * left alone (that HEAD is garbage the caller must release first): false then. */
-static bool unmark_whole_byte(rgc_heap *h, _Atomic uint8_t *p, bool heads_too) {
+static bool unmark_whole_byte(rgc_core *h, _Atomic uint8_t *p, bool heads_too) {
     uint8_t cur = u8_load(p);
     for (;;) {
         uint8_t marks = (uint8_t)(cur & (cur >> 1) & 0x55u);
@@ -320,7 +325,7 @@ static bool unmark_whole_byte(rgc_heap *h, _Atomic uint8_t *p, bool heads_too) {
 
 /* Unmark the blocks of the table bytes of [from, to) (objects born MARK behind the sweeper; the range
  * lies in one area). Blocks of a byte beyond the area's end are FREE: the whole byte may be updated. */
-static void unmark_range(rgc_heap *h, size_t from, size_t to) {
+static void unmark_range(rgc_core *h, size_t from, size_t to) {
     const struct rgc_area *a = area_of(h, from);
     if (a == NULL)
         return;
@@ -334,7 +339,7 @@ static void unmark_range(rgc_heap *h, size_t from, size_t to) {
  * window: a stray free of a dead object from an interrupt lands before it (the update re-reads) or
  * after (it finds the block FREE: misuse). Returns the blocks released, or 0 (then nothing changed:
  * the caller sweeps block by block). */
-static size_t sweep_byte_at_once(rgc_heap *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p) {
+static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p) {
     if (first + 4u > area_end(a))
         return 0;
     uint8_t cur = u8_load(p);
@@ -377,7 +382,7 @@ static size_t sweep_byte_at_once(rgc_heap *h, const struct rgc_area *a, size_t f
  *  (3) a claim that preempted us between reading the target and (2) found the old mark high enough
  *      but reported to claim_high: read it again and raise to it.
  * Constant work: the slots, two loads and a compare-and-swap or two. */
-static void heads_end_lower(rgc_heap *h) {
+static void heads_end_lower(rgc_core *h) {
     size_t claimed = sz_load(&h->claim_high);
     size_t target = h->sweep_high > claimed ? h->sweep_high : claimed, cur = sz_load(&h->heads_end);
     if (target >= cur)
@@ -401,7 +406,7 @@ static void heads_end_lower(rgc_heap *h) {
  * sweep_pos past every block (from then on nothing is born MARK), reads heads_end again - every such
  * claim raised it before deciding its colour - and unmarks [first, that end) in steps like the sweep
  * (h->unmark_pos .. h->unmark_end; empty unless a claim came in during those few instructions). */
-static bool unmark_tail(rgc_heap *h, size_t chunk, size_t *work) {
+static bool unmark_tail(rgc_core *h, size_t chunk, size_t *work) {
     size_t b = h->unmark_pos, end = h->unmark_end, done = 0;
     while (b < end && done < chunk) {
         b = next_block(h, b);
@@ -424,7 +429,7 @@ static bool unmark_tail(rgc_heap *h, size_t chunk, size_t *work) {
     return false;
 }
 
-static bool sweep_finish(rgc_heap *h, size_t first, size_t chunk, size_t *work) {
+static bool sweep_finish(rgc_core *h, size_t first, size_t chunk, size_t *work) {
     sz_store(&h->sweep_pos, RGC_NONE);
     size_t now = sz_load(&h->heads_end);
     h->unmark_pos = first;
@@ -440,7 +445,7 @@ static bool sweep_finish(rgc_heap *h, size_t first, size_t chunk, size_t *work) 
  * or after sweep_pos, so it was born MARK and may have been missed: every such claim counts itself in
  * h->sweep_claims before deciding its colour (born_state), so when the count moved the byte is
  * unmarked once more (rare: a claim during those few instructions). */
-static bool sweep_run(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work) {
+static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work) {
     size_t pos = sz_load(&h->sweep_pos);
     if (pos == RGC_NONE) /* past every head: see sweep_finish */
         return unmark_tail(h, chunk, work);
@@ -523,7 +528,7 @@ static bool sweep_run(rgc_heap *h, const rgc_ctx *c, size_t chunk, size_t *work)
  * it, then mark and push the target so that this collection stays safe. Returns true if it pushed
  * anything (marking goes on). Walks every block: unbounded, debug only. Higher levels may run
  * meanwhile; they cannot create such an edge legitimately (what they store is marked or born MARK). */
-RGC_NO_ASAN static bool verify_marking(rgc_heap *h) {
+RGC_NO_ASAN static bool verify_marking(rgc_core *h) {
     bool found = false;
     rgc_verify_fn hook = atomic_load_explicit(&h->verify_hook, memory_order_relaxed);
     unsigned n = heap_areas(h);
@@ -553,7 +558,7 @@ RGC_NO_ASAN static bool verify_marking(rgc_heap *h) {
 #endif
 
 /* Advance the collection by at most budget units (RGC_NONE: to the end). True when it finished. */
-static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
+static bool advance(rgc_core *h, const rgc_ctx *c, size_t budget) {
     size_t work = 0;
     while (work < budget) {
         if (phase_of(h) == PHASE_SWEEP) {
@@ -595,7 +600,7 @@ static bool advance(rgc_heap *h, const rgc_ctx *c, size_t budget) {
 enum { LEAVES_PAUSED = 0, RUNS_TO_END = 1, MARKS_ONLY = 2 };
 
 /* Take the collector role for context c; RGC_OK, RGC_LOCKED or RGC_BUSY. */
-static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener, int how) {
+static int acquire(rgc_core *h, const rgc_ctx *c, bool opener, int how) {
     if (uns_load(&h->lock_depth) != 0)
         return RGC_LOCKED;
     unsigned none = 0;
@@ -618,11 +623,11 @@ static int acquire(rgc_heap *h, const rgc_ctx *c, bool opener, int how) {
     return RGC_OK;
 }
 
-static void release_role(rgc_heap *h) {
+static void release_role(rgc_core *h) {
     uns_store(&h->collector, 0);
 }
 
-int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
+int rgc_collect_run(rgc_core *h, const rgc_ctx *c, int how) {
     int r = acquire(h, c, how == COLLECT_FINISH, RUNS_TO_END);
     if (r != RGC_OK)
         return r;
@@ -640,7 +645,7 @@ int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how) {
     return RGC_OK;
 }
 
-int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool explicit_step) {
+int rgc_collect_step_in(rgc_core *h, const rgc_ctx *c, size_t budget, bool explicit_step) {
     int r = acquire(h, c, explicit_step, LEAVES_PAUSED);
     if (r != RGC_OK)
         return r;
@@ -657,7 +662,7 @@ int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool expli
 
 /* ---- public entry points -------------------------------------------------------------------- */
 
-static int start_in(rgc_heap *h, const rgc_ctx *c) {
+static int start_in(rgc_core *h, const rgc_ctx *c) {
     int r = acquire(h, c, false, LEAVES_PAUSED);
     if (r != RGC_OK)
         return r;
@@ -672,7 +677,7 @@ static int start_in(rgc_heap *h, const rgc_ctx *c) {
 }
 
 /* Deep roots: each object the words refer to is marked and its words are scanned now. */
-RGC_NO_ASAN static void scan_words_deep(rgc_heap *h, void *const *words, size_t nwords) {
+RGC_NO_ASAN static void scan_words_deep(rgc_core *h, void *const *words, size_t nwords) {
     const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words;
     for (size_t i = 0; i < nwords; i++) {
         size_t b = ref_block(h, atomic_load_explicit(&w[i], memory_order_relaxed));
@@ -688,7 +693,7 @@ RGC_NO_ASAN static void scan_words_deep(rgc_heap *h, void *const *words, size_t 
     }
 }
 
-static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nwords, bool deep) {
+static int roots_in(rgc_core *h, const rgc_ctx *c, void *const *words, size_t nwords, bool deep) {
     if (words == NULL || ((uintptr_t)words & (sizeof(void *) - 1u)) != 0 ||
         uns_load(&h->roots_owner) != c->level + 1u) {
         stat_inc(h, &h->misuse); /* bad range, or no collection open for this level */
@@ -708,7 +713,7 @@ static int roots_in(rgc_heap *h, const rgc_ctx *c, void *const *words, size_t nw
     return r;
 }
 
-static int sweep_all_in(rgc_heap *h, const rgc_ctx *c) {
+static int sweep_all_in(rgc_core *h, const rgc_ctx *c) {
     int r = acquire(h, c, false, RUNS_TO_END);
     if (r != RGC_OK)
         return r;
@@ -724,8 +729,10 @@ static int sweep_all_in(rgc_heap *h, const rgc_ctx *c) {
 
 enum { ENTRY_FULL, ENTRY_STEP, ENTRY_FINISH, ENTRY_START, ENTRY_ROOTS, ENTRY_ROOTS_DEEP, ENTRY_SWEEP_ALL };
 
-/* Every public collection call runs in a context of its own (rgc_busy_depth covers it). */
-static int entry(rgc_heap *h, int which, size_t budget, void *const *words, size_t nwords) {
+/* Every public collection call runs in a context of its own (rgc_busy_depth covers it), between the
+ * handle checks of RGC_DEBUG builds. */
+static int entry(rgc_core *h, int which, size_t budget, void *const *words, size_t nwords) {
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (!heap_ok(h))
         return RGC_EINVAL;
     rgc_ctx c;
@@ -745,14 +752,14 @@ static int entry(rgc_heap *h, int which, size_t budget, void *const *words, size
     return r;
 }
 
-int rgc_collect(rgc_heap *h) { return entry(h, ENTRY_FULL, 0, NULL, 0); }
-int rgc_collect_step(rgc_heap *h, size_t budget) { return entry(h, ENTRY_STEP, budget, NULL, 0); }
-int rgc_collect_finish(rgc_heap *h) { return entry(h, ENTRY_FINISH, 0, NULL, 0); }
-int rgc_collect_start(rgc_heap *h) { return entry(h, ENTRY_START, 0, NULL, 0); }
-int rgc_sweep_all(rgc_heap *h) { return entry(h, ENTRY_SWEEP_ALL, 0, NULL, 0); }
-int rgc_collect_roots(rgc_heap *h, void *const *words, size_t nwords) {
-    return entry(h, ENTRY_ROOTS, 0, words, nwords);
+int rgc_collect(rgc_heap *heap) { return entry(core_of(heap), ENTRY_FULL, 0, NULL, 0); }
+int rgc_collect_step(rgc_heap *heap, size_t budget) { return entry(core_of(heap), ENTRY_STEP, budget, NULL, 0); }
+int rgc_collect_finish(rgc_heap *heap) { return entry(core_of(heap), ENTRY_FINISH, 0, NULL, 0); }
+int rgc_collect_start(rgc_heap *heap) { return entry(core_of(heap), ENTRY_START, 0, NULL, 0); }
+int rgc_sweep_all(rgc_heap *heap) { return entry(core_of(heap), ENTRY_SWEEP_ALL, 0, NULL, 0); }
+int rgc_collect_roots(rgc_heap *heap, void *const *words, size_t nwords) {
+    return entry(core_of(heap), ENTRY_ROOTS, 0, words, nwords);
 }
-int rgc_collect_roots_deep(rgc_heap *h, void *const *words, size_t nwords) {
-    return entry(h, ENTRY_ROOTS_DEEP, 0, words, nwords);
+int rgc_collect_roots_deep(rgc_heap *heap, void *const *words, size_t nwords) {
+    return entry(core_of(heap), ENTRY_ROOTS_DEEP, 0, words, nwords);
 }

@@ -1,7 +1,7 @@
 /* rgc_ctx.c - calling contexts: the out-of-line part (see rgc_ctx.h; docs/design.md section 4). */
 #include "rgc_internal.h"
 
-bool rgc_ctx_object_busy_slow(rgc_heap *h, rgc_ctx c, size_t b) {
+bool rgc_ctx_object_busy_slow(rgc_core *h, rgc_ctx c, size_t b) {
 #if RGC_SINGLE_CONTEXT
     (void)h; (void)c; (void)b;
     return false;
@@ -20,7 +20,7 @@ bool rgc_ctx_object_busy_slow(rgc_heap *h, rgc_ctx c, size_t b) {
     return false;
 }
 
-void rgc_count_misuse(rgc_heap *h) {
+void rgc_count_misuse(rgc_core *h) {
     rgc_ctx c;
     if (!rgc_ctx_enter(h, &c))
         return; /* counted there */

@@ -24,14 +24,14 @@ typedef struct {
     unsigned depth;
 } rgc_ctx;
 
-RGC_HOT void ctx_leave(rgc_heap *h, const rgc_ctx *c) {
+RGC_HOT void ctx_leave(rgc_core *h, const rgc_ctx *c) {
     /* Only this level's own calls change its depth, and they nest: ours is the innermost. */
     RGC_ASSERT(u8_load(&h->depth[c->level]) == c->depth + 1u);
     /* The slot stays published (stale): the result may still live only in a register of the caller,
      * so a collection right now must keep it. It is overwritten by the next call at this depth. */
     u8_store(&h->depth[c->level], (uint8_t)c->depth);
 }
-RGC_HOT void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned kind) {
+RGC_HOT void ctx_publish(rgc_core *h, const rgc_ctx *c, size_t b, unsigned kind) {
 #if RGC_SINGLE_CONTEXT
     (void)h; (void)c; (void)b; (void)kind; /* nothing can run in the middle of an operation */
 #else
@@ -40,7 +40,7 @@ RGC_HOT void ctx_publish(rgc_heap *h, const rgc_ctx *c, size_t b, unsigned kind)
 }
 /* The object is released: nothing is in progress on it any more, and the block may be someone
  * else's object a moment from now (keeping SLOT_OP would make their free look like a double free). */
-RGC_HOT void ctx_unpublish(rgc_heap *h, const rgc_ctx *c) {
+RGC_HOT void ctx_unpublish(rgc_core *h, const rgc_ctx *c) {
 #if RGC_SINGLE_CONTEXT
     (void)h; (void)c;
 #else
@@ -48,7 +48,7 @@ RGC_HOT void ctx_unpublish(rgc_heap *h, const rgc_ctx *c) {
 #endif
 }
 /* Level and depth of a new call, or false (counted as misuse) when either is out of range. */
-RGC_HOT bool ctx_reserve(rgc_heap *h, rgc_ctx *c) {
+RGC_HOT bool ctx_reserve(rgc_core *h, rgc_ctx *c) {
 #if RGC_SINGLE_CONTEXT
     unsigned level = 0;
 #else
@@ -68,7 +68,7 @@ RGC_HOT bool ctx_reserve(rgc_heap *h, rgc_ctx *c) {
     return true;
 }
 
-RGC_HOT bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
+RGC_HOT bool rgc_ctx_enter(rgc_core *h, rgc_ctx *c) {
     if (!ctx_reserve(h, c))
         return false;
     /* Clear the previous call's stale slot before the depth says it is live, so that no one takes
@@ -81,7 +81,7 @@ RGC_HOT bool rgc_ctx_enter(rgc_heap *h, rgc_ctx *c) {
 /* Only raise the busy depth (rgc_busy_depth) for a call that publishes nothing (rgc_swap): the slot
  * at this depth keeps the previous call's stale value, which may still be the only trace of its
  * result. A stale value read as "in progress" only defers a free to the collector. */
-RGC_HOT bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c) {
+RGC_HOT bool rgc_ctx_enter_busy(rgc_core *h, rgc_ctx *c) {
     if (!ctx_reserve(h, c))
         return false;
     u8_store(&h->depth[c->level], (uint8_t)(c->depth + 1u));
@@ -92,7 +92,7 @@ RGC_HOT bool rgc_ctx_enter_busy(rgc_heap *h, rgc_ctx *c) {
  * Such a context may hold a decision taken under the current state - the colour of the object it is
  * claiming, the limit it searches below, whether to defer a free - so that state must not move under
  * it: a collection in progress does not advance, a reserve is not raised (RGC_BUSY instead). */
-RGC_HOT bool ctx_below_busy(rgc_heap *h, const rgc_ctx *c) {
+RGC_HOT bool ctx_below_busy(rgc_core *h, const rgc_ctx *c) {
     if (c->depth > 0)
         return true;
     for (unsigned level = 0; level < c->level; level++)
@@ -108,15 +108,15 @@ RGC_HOT bool ctx_below_busy(rgc_heap *h, const rgc_ctx *c) {
  * or extend b: it leaves b to the collector, which frees it once unreachable. */
 /* (c by value: a context whose address escaped would be reloaded after every publishing store's
  * compiler fence) */
-bool rgc_ctx_object_busy_slow(rgc_heap *h, rgc_ctx c, size_t b);
-RGC_HOT bool rgc_ctx_object_busy(rgc_heap *h, const rgc_ctx *c, size_t b) {
+bool rgc_ctx_object_busy_slow(rgc_core *h, rgc_ctx c, size_t b);
+RGC_HOT bool rgc_ctx_object_busy(rgc_core *h, const rgc_ctx *c, size_t b) {
     /* The outermost call of thread level has no context below it: nothing to look at. */
     return (c->level | c->depth) != 0 && rgc_ctx_object_busy_slow(h, *c, b);
 }
 
 /* Count a misuse from inside a context, so that rgc_busy_depth() covers the (possibly masked)
  * counter update: a runtime never unwinds out of it. */
-void rgc_count_misuse(rgc_heap *h);
+void rgc_count_misuse(rgc_core *h);
 
 
 #endif /* RGC_CTX_H */

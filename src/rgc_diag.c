@@ -6,7 +6,8 @@ __attribute__((weak)) uint32_t rgc_port_cycles(void) {
     return 0;
 }
 
-void rgc_get_stats(rgc_heap *h, rgc_stats *out) {
+void rgc_get_stats(rgc_heap *heap, rgc_stats *out) {
+    rgc_core *h = core_of(heap);
     if (out == NULL)
         return;
     __builtin_memset(out, 0, sizeof *out);
@@ -68,7 +69,7 @@ void rgc_get_stats(rgc_heap *h, rgc_stats *out) {
     out->search_bytes = h->search_bytes;
 }
 
-static bool area_ok(const rgc_heap *h, unsigned i) {
+static bool area_ok(const rgc_core *h, unsigned i) {
     const struct rgc_area *a = &h->areas[i];
     if (a->atb == NULL || a->pool == NULL || a->nblocks == 0 || a->free_map == NULL ||
         (a->first & 63u) != 0 || (RGC_FINALISERS && a->ftb == NULL))
@@ -77,14 +78,14 @@ static bool area_ok(const rgc_heap *h, unsigned i) {
 }
 
 /* Nothing is in the middle of an rgc call anywhere: the free map is exact then. */
-static bool all_quiet(rgc_heap *h) {
+static bool all_quiet(rgc_core *h) {
     for (unsigned level = 0; level < RGC_MAX_LEVELS; level++)
         if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) != 0)
             return false;
     return uns_load(&h->collector) == 0;
 }
 
-static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, size_t sweep_done,
+static int check_area(rgc_core *h, const struct rgc_area *a, unsigned phase, size_t sweep_done,
                       bool quiet, size_t *heads_seen, size_t *free_blocks) {
     /* I1: well-formed runs. I5: no MARK outside marking except not yet swept. I12: FTB bits. I6 below.
      * I13: *heads_seen receives the end of the highest HEAD or MARK block (checked by the caller). */
@@ -122,12 +123,47 @@ static int check_area(rgc_heap *h, const struct rgc_area *a, unsigned phase, siz
     return RGC_OK;
 }
 
-int rgc_check(rgc_heap *h) {
+/* The handle's invariants, without the tables: constant time, and true at every instant (each value
+ * is read before the one it is compared with can have moved past it), so RGC_DEBUG builds check them
+ * at the start and the end of every public function (RGC_CHECK_ENTRY_AND_RETURN). */
+bool rgc_core_sane(rgc_core *h) {
     if (h == NULL || h->magic != RGC_MAGIC)
-        return RGC_ECORRUPT;
+        return false;
     unsigned n = heap_areas(h);
     if (n == 0 || n > RGC_MAX_AREAS)
+        return false;
+    unsigned state = uns_load(&h->state);
+    if ((state & PHASE_BITS) > PHASE_SWEEP || (state & ~(unsigned)(PHASE_BITS | STATE_RESCAN)) != 0)
+        return false;
+    if (uns_load(&h->collector) > RGC_MAX_LEVELS || uns_load(&h->roots_owner) > RGC_MAX_LEVELS ||
+        uns_load(&h->root_count) > RGC_MAX_ROOTS)
+        return false;
+    /* free_blocks <= nblocks (I4: releases add before releasing what was counted in nblocks; an area
+     * adds its blocks to nblocks first); heads_end <= end (I13: raised to the end of a claimed block) */
+    size_t free_blocks = sz_load(&h->free_blocks), heads_end = sz_load(&h->heads_end);
+    if (free_blocks > sz_load(&h->nblocks) || heads_end > sz_load(&h->end))
+        return false;
+    size_t end = sz_load(&h->end);
+    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
+        if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) > RGC_MAX_NEST)
+            return false;
+        size_t lim = sz_load(&h->limit[level]);
+        if (lim > end || (level > 0 && lim < sz_load(&h->limit[level - 1u])))
+            return false;
+    }
+    for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
+        void *start = atomic_load_explicit(&h->roots[i].start, memory_order_relaxed);
+        if (((uintptr_t)start & (sizeof(void *) - 1u)) != 0)
+            return false;
+    }
+    return true;
+}
+
+int rgc_check(rgc_heap *heap) {
+    rgc_core *h = core_of(heap);
+    if (!rgc_core_sane(h))
         return RGC_ECORRUPT;
+    unsigned n = heap_areas(h);
     size_t total = 0;
     for (unsigned i = 0; i < n; i++) {
         if (!area_ok(h, i))
@@ -138,12 +174,7 @@ int rgc_check(rgc_heap *h) {
     if (uns_load(&h->config_busy) == 0 &&
         (total != sz_load(&h->nblocks) || sz_load(&h->end) != area_end(&h->areas[n - 1u])))
         return RGC_ECORRUPT;
-    unsigned state = uns_load(&h->state);
-    unsigned phase = state & PHASE_BITS;
-    if (phase > PHASE_SWEEP || (state & ~(unsigned)(PHASE_BITS | STATE_RESCAN)) != 0)
-        return RGC_ECORRUPT;
-    if (uns_load(&h->collector) > RGC_MAX_LEVELS || uns_load(&h->roots_owner) > RGC_MAX_LEVELS || uns_load(&h->root_count) > RGC_MAX_ROOTS)
-        return RGC_ECORRUPT;
+    unsigned phase = uns_load(&h->state) & PHASE_BITS;
     size_t sweep_done = sz_load(&h->sweep_done);
     bool quiet = all_quiet(h);
     size_t free_blocks = 0;
@@ -164,19 +195,6 @@ int rgc_check(rgc_heap *h) {
     /* The free-block count is exact when nothing is in progress (and never below the truth). */
     if (quiet && sz_load(&h->free_blocks) != free_blocks)
         return RGC_ECORRUPT;
-    size_t end = sz_load(&h->end);
-    for (unsigned level = 0; level < RGC_MAX_LEVELS; level++) {
-        if (atomic_load_explicit(&h->depth[level], memory_order_relaxed) > RGC_MAX_NEST)
-            return RGC_ECORRUPT;
-        size_t lim = sz_load(&h->limit[level]);
-        if (lim > end || (level > 0 && lim < sz_load(&h->limit[level - 1u])))
-            return RGC_ECORRUPT;
-    }
-    for (unsigned i = 0; i < RGC_MAX_ROOTS; i++) {
-        void *start = atomic_load_explicit(&h->roots[i].start, memory_order_relaxed);
-        if (((uintptr_t)start & (sizeof(void *) - 1u)) != 0)
-            return RGC_ECORRUPT;
-    }
     return RGC_OK;
 }
 
@@ -187,13 +205,15 @@ static char *put_hex(char *out, size_t v, unsigned digits) {
     return out;
 }
 
-void *rgc_area_pool(rgc_heap *h, unsigned area) {
+void *rgc_area_pool(rgc_heap *heap, unsigned area) {
+    rgc_core *h = core_of(heap);
     if (!heap_ok(h) || area >= heap_areas(h))
         return NULL;
     return h->areas[area].pool;
 }
 
-void rgc_dump(rgc_heap *h, void (*print)(void *ctx, const char *s), void *ctx) {
+void rgc_dump(rgc_heap *heap, void (*print)(void *ctx, const char *s), void *ctx) {
+    rgc_core *h = core_of(heap);
     if (print == NULL)
         return;
     if (!heap_ok(h)) {

@@ -48,7 +48,7 @@ static bool carve_area(struct rgc_area *a, void *mem, size_t bytes) {
 /* Limits of every level from the reserves: level l may use blocks below end - (reserves above l).
  * Readers (allocations at any level) may look at any instant: limits stay non-decreasing in the level
  * at every step because lowered limits are written bottom-up and raised ones top-down. */
-static void update_limits(rgc_heap *h) {
+static void update_limits(rgc_core *h) {
     size_t end = sz_load(&h->end);
     size_t want[RGC_MAX_LEVELS], above = 0;
     for (unsigned level = RGC_MAX_LEVELS; level-- > 0;) {
@@ -65,26 +65,27 @@ static void update_limits(rgc_heap *h) {
 
 /* rgc_add_area and rgc_reserve change the heap's shape: one at a time (a second one, preempting the
  * first, gets RGC_BUSY instead of mixing its limits with the first one's). */
-static bool config_begin(rgc_heap *h) {
+static bool config_begin(rgc_core *h) {
     unsigned none = 0;
     return uns_cas(h, &h->config_busy, &none, 1u);
 }
-static void config_end(rgc_heap *h) {
+static void config_end(rgc_core *h) {
     uns_store(&h->config_busy, 0);
 }
 
-int (rgc_init)(rgc_heap *h, void *mem, size_t bytes) {
-    return rgc_init_sized(h, mem, bytes, sizeof *h);
+int (rgc_init)(rgc_heap *heap, void *mem, size_t bytes) {
+    return rgc_init_sized(heap, mem, bytes, sizeof *heap);
 }
 
-int rgc_init_sized(rgc_heap *h, void *mem, size_t bytes, size_t handle_bytes) {
-    if (h == NULL || handle_bytes != sizeof *h)
+int rgc_init_sized(rgc_heap *heap, void *mem, size_t bytes, size_t handle_bytes) {
+    rgc_core *h = core_of(heap); /* no entry check: the memory is not a heap yet (rgc_check at the end) */
+    if (h == NULL || handle_bytes != sizeof *heap)
         return RGC_EINVAL;
     struct rgc_area area;
     area.first = 0;
     if (!carve_area(&area, mem, bytes))
         return RGC_EINVAL;
-    __builtin_memset(h, 0, sizeof *h);
+    __builtin_memset(heap, 0, sizeof *heap);
     h->areas[0] = area;
     atomic_store(&h->nareas, 1u);
     atomic_store(&h->nblocks, area.nblocks);
@@ -99,7 +100,7 @@ int rgc_init_sized(rgc_heap *h, void *mem, size_t bytes, size_t handle_bytes) {
     update_limits(h);
     h->magic = RGC_MAGIC;
     atomic_signal_fence(memory_order_seq_cst);
-    RGC_ASSERT(rgc_check(h) == RGC_OK);
+    RGC_ASSERT(rgc_check(heap) == RGC_OK);
     return RGC_OK;
 }
 
@@ -109,7 +110,7 @@ static bool overlaps(const void *mem, size_t bytes, const struct rgc_area *a) {
     return lo < ahi && alo < hi;
 }
 
-static int add_area(rgc_heap *h, void *mem, size_t bytes) {
+static int add_area(rgc_core *h, void *mem, size_t bytes) {
     unsigned n = heap_areas(h);
     bool bad = n >= RGC_MAX_AREAS || mem == NULL || bytes == 0 || (uintptr_t)mem + bytes < (uintptr_t)mem;
     for (unsigned i = 0; i < n && !bad; i++)
@@ -134,7 +135,7 @@ static int add_area(rgc_heap *h, void *mem, size_t bytes) {
     return RGC_OK;
 }
 
-static int reserve(rgc_heap *h, unsigned level, size_t bytes) {
+static int reserve(rgc_core *h, unsigned level, size_t bytes) {
     if (level == 0 || level >= RGC_MAX_LEVELS) {
         stat_inc(h, &h->misuse);
         return RGC_EINVAL;
@@ -155,7 +156,7 @@ static int reserve(rgc_heap *h, unsigned level, size_t bytes) {
 enum { CONFIG_AREA, CONFIG_RESERVE };
 
 /* In a context (rgc_busy_depth covers the masked updates), one shape change at a time. */
-static int configure(rgc_heap *h, int which, void *mem, size_t bytes, unsigned level) {
+static int configure(rgc_core *h, int which, void *mem, size_t bytes, unsigned level) {
     rgc_ctx c;
     if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
@@ -171,27 +172,37 @@ static int configure(rgc_heap *h, int which, void *mem, size_t bytes, unsigned l
     return r;
 }
 
-int rgc_add_area(rgc_heap *h, void *mem, size_t bytes) {
+int rgc_add_area(rgc_heap *heap, void *mem, size_t bytes) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     return configure(h, CONFIG_AREA, mem, bytes, 0);
 }
 
-int rgc_reserve(rgc_heap *h, unsigned level, size_t bytes) {
+int rgc_reserve(rgc_heap *heap, unsigned level, size_t bytes) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     return configure(h, CONFIG_RESERVE, NULL, bytes, level);
 }
 
-void rgc_set_threshold(rgc_heap *h, size_t bytes) {
+void rgc_set_threshold(rgc_heap *heap, size_t bytes) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (heap_ok(h))
         sz_store(&h->threshold, bytes);
 }
 
-void rgc_set_pacing(rgc_heap *h, unsigned work_per_block) {
+void rgc_set_pacing(rgc_heap *heap, unsigned work_per_block) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (heap_ok(h))
         uns_store(&h->pacing, work_per_block);
 }
 
 /* Settings below run inside a context too: with masked atomics their updates are masked windows, and
  * rgc_busy_depth() must cover them. */
-void rgc_lock(rgc_heap *h) {
+void rgc_lock(rgc_heap *heap) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     rgc_ctx c;
     if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
         return;
@@ -199,7 +210,9 @@ void rgc_lock(rgc_heap *h) {
     ctx_leave(h, &c);
 }
 
-void rgc_unlock(rgc_heap *h) {
+void rgc_unlock(rgc_heap *heap) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     rgc_ctx c;
     if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
         return;
@@ -213,17 +226,23 @@ void rgc_unlock(rgc_heap *h) {
     ctx_leave(h, &c);
 }
 
-void rgc_set_finaliser(rgc_heap *h, rgc_finaliser_fn fn) {
+void rgc_set_finaliser(rgc_heap *heap, rgc_finaliser_fn fn) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (heap_ok(h))
         atomic_store(&h->finaliser, fn);
 }
 
-void rgc_set_verify_hook(rgc_heap *h, rgc_verify_fn fn) {
+void rgc_set_verify_hook(rgc_heap *heap, rgc_verify_fn fn) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (heap_ok(h))
         atomic_store(&h->verify_hook, fn);
 }
 
-void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy) {
+void rgc_level_policy(rgc_heap *heap, unsigned level, unsigned policy) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (!heap_ok(h))
         return;
     if (level >= RGC_MAX_LEVELS || (policy & ~(unsigned)(RGC_AUTO_COLLECT | RGC_NO_ALLOC)) != 0) {
@@ -233,7 +252,7 @@ void rgc_level_policy(rgc_heap *h, unsigned level, unsigned policy) {
     atomic_store(&h->policy[level], (uint8_t)policy);
 }
 
-static int add_root(rgc_heap *h, void *start, size_t bytes) {
+static int add_root(rgc_core *h, void *start, size_t bytes) {
     if (start == NULL || ((uintptr_t)start & (sizeof(void *) - 1u)) != 0 || bytes < sizeof(void *)) {
         stat_inc(h, &h->misuse);
         return RGC_EINVAL;
@@ -255,7 +274,9 @@ static int add_root(rgc_heap *h, void *start, size_t bytes) {
     return RGC_OK;
 }
 
-int rgc_add_root(rgc_heap *h, void *start, size_t bytes) {
+int rgc_add_root(rgc_heap *heap, void *start, size_t bytes) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     rgc_ctx c;
     if (!heap_ok(h) || !rgc_ctx_enter(h, &c))
         return RGC_EINVAL;
@@ -264,7 +285,9 @@ int rgc_add_root(rgc_heap *h, void *start, size_t bytes) {
     return r;
 }
 
-unsigned rgc_busy_depth(rgc_heap *h) {
+unsigned rgc_busy_depth(rgc_heap *heap) {
+    rgc_core *h = core_of(heap);
+    RGC_CHECK_ENTRY_AND_RETURN(h);
     if (!heap_ok(h))
         return 0;
     unsigned level = rgc_port_level();

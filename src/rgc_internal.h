@@ -1,4 +1,5 @@
 /* rgc_internal.h - what the core's sources share; nothing here is public. The pieces, one concern each:
+ *   rgc_core.h    the heap object's layout (rgc_core, behind the opaque rgc_heap)
  *   rgc_atomic.h  the atomic step (per build: lock-free, masked, single context) and ASan poisoning
  *   rgc_table.h   the block layout (ATB, FTB, free map) and the table primitives
  *   rgc_ctx.h     calling contexts and in-progress slots
@@ -9,6 +10,7 @@
 
 #include "rgc.h"
 #include "rgc_port.h"
+#include "rgc_core.h"
 
 #define RGC_MAGIC 0x72676331u /* "rgc1" */
 
@@ -55,40 +57,56 @@ _Static_assert(sizeof(_Atomic(void *)) == sizeof(void *), "atomic pointers must 
 enum { PHASE_IDLE = 0u, PHASE_MARK = 1u, PHASE_SWEEP = 2u, PHASE_BITS = 3u, STATE_RESCAN = 4u };
 _Static_assert(PHASE_IDLE == 0u && PHASE_MARK == 1u && PHASE_BITS == 3u,
                "rgc_marking and rgc_collecting (rgc.h) read the phase this way");
-RGC_HOT unsigned phase_of(rgc_heap *h) {
+RGC_HOT unsigned phase_of(rgc_core *h) {
     return uns_load(&h->state) & PHASE_BITS;
 }
 
 #include "rgc_ctx.h"
 
+/* o1heap's habit: every public function checks the handle's invariants (rgc_core_sane, rgc_diag.c:
+ * constant time - the fields, not the tables) when it starts and again on every return, in RGC_DEBUG
+ * builds. They hold at every instant, so the check is valid at any level, preempting anything; a heap
+ * that is not initialised is left to the function's own misuse handling. */
+bool rgc_core_sane(rgc_core *h); /* rgc_diag.c; rgc_check starts with it */
+#if RGC_DEBUG && defined(__GNUC__)
+static inline void rgc_check_on_return(rgc_core *const *hp) {
+    RGC_ASSERT(!heap_ok(*hp) || rgc_core_sane(*hp));
+}
+#define RGC_CHECK_ENTRY_AND_RETURN(h)                                                              \
+    RGC_ASSERT(!heap_ok(h) || rgc_core_sane(h));                                                   \
+    rgc_core *const rgc_checked_on_return_ __attribute__((cleanup(rgc_check_on_return), unused)) = (h)
+#else
+#define RGC_CHECK_ENTRY_AND_RETURN(h) ((void)0)
+#endif
+
 
 /* ---- cross-file entry points ---------------------------------------------------------------- */
 
 /* Placement (rgc_place.c). A FREE block in [lo, hi): from start (the hint) up, then from lo around. */
-size_t rgc_search_block(rgc_heap *h, size_t lo, size_t hi, size_t start);
+size_t rgc_search_block(rgc_core *h, size_t lo, size_t hi, size_t start);
 /* A run of nb free blocks in [lo, hi): from start to hi, then from lo around; *window: the first run
  * of wmin free blocks the pass from start met (RGC_NONE if none). */
-size_t rgc_search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t start, size_t wmin,
+size_t rgc_search_range(rgc_core *h, size_t lo, size_t hi, size_t nb, size_t start, size_t wmin,
                         size_t *window);
 /* Allocation of nb blocks in a context of its own (nested when called from realloc). */
-void *rgc_alloc_blocks(rgc_heap *h, size_t nb, unsigned flags);
+void *rgc_alloc_blocks(rgc_core *h, size_t nb, unsigned flags);
 /* Free (or, while marking, shade) the object at HEAD b, which the caller has published as SLOT_OP. */
-void rgc_free_object(rgc_heap *h, size_t b);
+void rgc_free_object(rgc_core *h, size_t b);
 /* Collections run by context c (rgc_collect.c). Each takes the collector role for its duration and
  * returns RGC_BUSY at once when another step or collection is executing (below c: never waits). */
 enum { COLLECT_FULL, COLLECT_FINISH, COLLECT_FOR_ALLOC };
-int rgc_collect_run(rgc_heap *h, const rgc_ctx *c, int how);
+int rgc_collect_run(rgc_core *h, const rgc_ctx *c, int how);
 /* One step of at most budget units (starting a collection when none is in progress): 1 while one is
  * in progress afterwards, 0 when done, RGC_BUSY / RGC_LOCKED. explicit_step: rgc_collect_step (may
  * close a collection its level opened), not pacing. */
-int rgc_collect_step_in(rgc_heap *h, const rgc_ctx *c, size_t budget, bool explicit_step);
+int rgc_collect_step_in(rgc_core *h, const rgc_ctx *c, size_t budget, bool explicit_step);
 /* The snapshot barrier's shade: mark the object p refers to (if unmarked) and request a rescan. */
-void rgc_shade_ref(rgc_heap *h, const void *p);
+void rgc_shade_ref(rgc_core *h, const void *p);
 /* Shade every word of a root range (read like the collector reads roots: any memory, even pool
  * blocks another context has just freed). */
-void rgc_shade_words(rgc_heap *h, void *const *words, size_t nwords);
+void rgc_shade_words(rgc_core *h, void *const *words, size_t nwords);
 /* Blocks levels below `level` may not use: the limit of allocations at level (reserves). */
-RGC_HOT size_t level_limit(rgc_heap *h, unsigned level) {
+RGC_HOT size_t level_limit(rgc_core *h, unsigned level) {
     return sz_load(&h->limit[level]);
 }
 

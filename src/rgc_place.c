@@ -25,7 +25,7 @@
 
 /* First run of nb free blocks of area a inside the global range [from, to), or RGC_NONE. *window
  * (when not RGC_NONE already) receives the start of the first run of `wmin` free blocks met. */
-static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t from, size_t to,
+static size_t find_run_in_area(rgc_core *h, const struct rgc_area *a, size_t from, size_t to,
                                size_t nb, size_t wmin, size_t *window) {
     size_t lo = from > a->first ? from - a->first : 0; /* local indices from here on */
     size_t hi = to - a->first < a->nblocks ? to - a->first : a->nblocks;
@@ -98,7 +98,7 @@ static size_t find_run_in_area(rgc_heap *h, const struct rgc_area *a, size_t fro
  * a search of their own: no run to count, one table byte tells which of its four blocks is free.
  * First FREE block of area a inside the global range [from, to), or RGC_NONE. Reads one free-map word
  * per group entered and one table byte per four blocks (the same worst case as find_run_in_area). */
-static size_t find_block_in_area(rgc_heap *h, const struct rgc_area *a, size_t from, size_t to) {
+static size_t find_block_in_area(rgc_core *h, const struct rgc_area *a, size_t from, size_t to) {
     size_t b = from > a->first ? from - a->first : 0; /* local indices from here on */
     size_t hi = to - a->first < a->nblocks ? to - a->first : a->nblocks;
     size_t reads = 0;
@@ -138,7 +138,7 @@ static size_t find_block_in_area(rgc_heap *h, const struct rgc_area *a, size_t f
     return RGC_NONE;
 }
 
-static size_t find_block(rgc_heap *h, size_t from, size_t to) {
+static size_t find_block(rgc_core *h, size_t from, size_t to) {
     const struct rgc_area *a = &h->areas[0];
     size_t s = from < area_end(a) ? find_block_in_area(h, a, from, to) : RGC_NONE;
     for (unsigned i = 1, n = heap_areas(h); s == RGC_NONE && i < n; i++) {
@@ -150,7 +150,7 @@ static size_t find_block(rgc_heap *h, size_t from, size_t to) {
 }
 
 /* A FREE block in [lo, hi): from start (the hint) up, then from lo around. */
-size_t rgc_search_block(rgc_heap *h, size_t lo, size_t hi, size_t start) {
+size_t rgc_search_block(rgc_core *h, size_t lo, size_t hi, size_t start) {
     if (start < lo || start >= hi)
         start = lo;
     size_t s = find_block(h, start, hi);
@@ -161,7 +161,7 @@ size_t rgc_search_block(rgc_heap *h, size_t lo, size_t hi, size_t start) {
 
 /* First run of nb free blocks inside the global range [from, to), areas in order (*window: as for
  * find_run_in_area). */
-static size_t find_run(rgc_heap *h, size_t from, size_t to, size_t nb, size_t wmin, size_t *window) {
+static size_t find_run(rgc_core *h, size_t from, size_t to, size_t nb, size_t wmin, size_t *window) {
     unsigned n = heap_areas(h);
     for (unsigned i = 0; i < n; i++) {
         const struct rgc_area *a = &h->areas[i];
@@ -176,7 +176,7 @@ static size_t find_run(rgc_heap *h, size_t from, size_t to, size_t nb, size_t wm
 
 /* Run of nb free blocks in [lo, hi): from the size's start position to hi, then from lo around.
  * *window: the first run of wmin free blocks the pass from `start` met (RGC_NONE if none). */
-size_t rgc_search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t start, size_t wmin,
+size_t rgc_search_range(rgc_core *h, size_t lo, size_t hi, size_t nb, size_t start, size_t wmin,
                         size_t *window) {
     if (start < lo || start >= hi)
         start = lo;
@@ -189,7 +189,7 @@ size_t rgc_search_range(rgc_heap *h, size_t lo, size_t hi, size_t nb, size_t sta
     return s;
 }
 
-void rgc_hint_lower_classes(rgc_heap *h, size_t b) {
+void rgc_hint_lower_classes(rgc_core *h, size_t b) {
     /* The class hints take plain stores (no read-modify-write on this path): a preemption between
      * the load and the store may lose a lowering, which costs first-fit exactness, never a block -
      * every search that fails from its hint wraps around from the bottom. The same holds for the

@@ -10,7 +10,7 @@
  */
 #include "rgc_internal.h"
 
-const struct rgc_area *rgc_area_of_slow(rgc_heap *h, size_t b) {
+const struct rgc_area *rgc_area_of_slow(rgc_core *h, size_t b) {
     unsigned n = heap_areas(h);
     for (unsigned i = 1; i < n; i++)
         if (b - h->areas[i].first < h->areas[i].nblocks)
@@ -18,7 +18,7 @@ const struct rgc_area *rgc_area_of_slow(rgc_heap *h, size_t b) {
     return NULL;
 }
 
-size_t rgc_block_of_addr_slow(rgc_heap *h, uintptr_t w, size_t *offset) {
+size_t rgc_block_of_addr_slow(rgc_core *h, uintptr_t w, size_t *offset) {
     unsigned n = heap_areas(h);
     for (unsigned i = 1; i < n; i++) {
         const struct rgc_area *a = &h->areas[i];
@@ -48,7 +48,7 @@ static uint8_t byte_tails(size_t from, size_t to) {
 
 
 
-static void release_tails_raw(rgc_heap *h, size_t from, size_t to) {
+static void release_tails_raw(rgc_core *h, size_t from, size_t to) {
     if (from >= to)
         return;
     const struct rgc_area *a = area_of(h, from);
@@ -70,7 +70,7 @@ static void release_tails_raw(rgc_heap *h, size_t from, size_t to) {
 
 /* Claim the TAILs [from, to) one table byte at a time; on conflict release what this call claimed
  * (last first) and report failure. [from-1, to) lies in one area. */
-static bool claim_tails_raw(rgc_heap *h, size_t from, size_t to) {
+static bool claim_tails_raw(rgc_core *h, size_t from, size_t to) {
     if (from >= to)
         return true;
     const struct rgc_area *a = area_of(h, from);
@@ -96,7 +96,7 @@ static bool claim_tails_raw(rgc_heap *h, size_t from, size_t to) {
     return true;
 }
 
-bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
+bool rgc_atb_claim_tails(rgc_core *h, size_t from, size_t to) {
     if (!claim_tails_raw(h, from, to))
         return false;
     if (to > from)
@@ -104,7 +104,7 @@ bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to) {
     return true;
 }
 
-bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
+bool rgc_atb_claim_run(rgc_core *h, size_t s, size_t n, unsigned head_state) {
     if (!rgc_atb_transition(h, s, AT_FREE, head_state))
         return false;
     if (claim_tails_raw(h, s + 1u, s + n)) {
@@ -116,7 +116,7 @@ bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state) {
 }
 
 
-void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
+void rgc_atb_release_tails(rgc_core *h, size_t from, size_t to) {
     if (to > from)
         atb_count_free(h, 0, to - from);
     release_tails_raw(h, from, to);
@@ -124,13 +124,13 @@ void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to) {
         rgc_hint_lower(h, from);
 }
 
-void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n) {
+void rgc_atb_release_object(rgc_core *h, size_t b, size_t n) {
     atb_count_free(h, 0, n);
     release_tails_raw(h, b + 1u, b + n);
     atb_release_head_raw(h, b);
 }
 
-void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group) {
+void rgc_map_clear_full(rgc_core *h, const struct rgc_area *a, size_t group) {
     (void)u32_and(h, &a->free_map[group >> 5], ~((uint32_t)1u << (group & 31u)));
     /* A block released before the clear but after our search looked at it must not stay hidden. */
     size_t lo = group << 6, hi = lo + 64u < a->nblocks ? lo + 64u : a->nblocks;

@@ -46,18 +46,18 @@ enum { AT_FREE = 0u, AT_HEAD = 1u, AT_TAIL = 2u, AT_MARK = 3u };
 
 /* ---- areas and table access ---------------------------------------------------------------- */
 
-RGC_HOT bool heap_ok(const rgc_heap *h) {
+RGC_HOT bool heap_ok(const rgc_core *h) {
     return h != NULL && h->magic == RGC_MAGIC;
 }
 
-RGC_HOT unsigned heap_areas(rgc_heap *h) {
+RGC_HOT unsigned heap_areas(rgc_core *h) {
     return atomic_load_explicit(&h->nareas, memory_order_acquire);
 }
 
 /* The area holding global block b, or NULL (a gap between areas, or past the end). Area 0 (the only
  * one in most heaps, and first == 0) is decided inline; the others out of line. */
-const struct rgc_area *rgc_area_of_slow(rgc_heap *h, size_t b);
-RGC_HOT const struct rgc_area *area_of(rgc_heap *h, size_t b) {
+const struct rgc_area *rgc_area_of_slow(rgc_core *h, size_t b);
+RGC_HOT const struct rgc_area *area_of(rgc_core *h, size_t b) {
     if (b < h->areas[0].nblocks)
         return &h->areas[0];
     return rgc_area_of_slow(h, b);
@@ -74,7 +74,7 @@ RGC_HOT unsigned atb_state_in(const struct rgc_area *a, size_t b) {
     return ATB_GET(u8_load(atb_byte(a, b)), b);
 }
 /* State of global block b; FREE for an index that names no block. */
-RGC_HOT unsigned atb_state(rgc_heap *h, size_t b) {
+RGC_HOT unsigned atb_state(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     return a != NULL ? atb_state_in(a, b) : AT_FREE;
 }
@@ -82,14 +82,14 @@ RGC_HOT unsigned atb_state(rgc_heap *h, size_t b) {
 RGC_HOT uint8_t *block_addr_in(const struct rgc_area *a, size_t b) {
     return a->pool + (b - a->first) * RGC_BS;
 }
-RGC_HOT uint8_t *block_addr(rgc_heap *h, size_t b) {
+RGC_HOT uint8_t *block_addr(rgc_core *h, size_t b) {
     return block_addr_in(area_of(h, b), b);
 }
 
 /* Global block of the word w if it points into a pool (the block it points into), else RGC_NONE;
  * *offset receives w's offset inside that block. Area 0 inline, the others out of line. */
-size_t rgc_block_of_addr_slow(rgc_heap *h, uintptr_t w, size_t *offset);
-RGC_HOT size_t block_of_addr(rgc_heap *h, uintptr_t w, size_t *offset) {
+size_t rgc_block_of_addr_slow(rgc_core *h, uintptr_t w, size_t *offset);
+RGC_HOT size_t block_of_addr(rgc_core *h, uintptr_t w, size_t *offset) {
     const struct rgc_area *a = &h->areas[0];
     uintptr_t off = w - (uintptr_t)a->pool;
     if (w >= (uintptr_t)a->pool && off < (uintptr_t)a->nblocks * RGC_BS) {
@@ -100,14 +100,14 @@ RGC_HOT size_t block_of_addr(rgc_heap *h, uintptr_t w, size_t *offset) {
 }
 
 /* Block index of p if p is the first byte of a block of a pool, else RGC_NONE. */
-RGC_HOT size_t block_of_start(rgc_heap *h, const void *p) {
+RGC_HOT size_t block_of_start(rgc_core *h, const void *p) {
     size_t off;
     size_t b = block_of_addr(h, (uintptr_t)p, &off);
     return b != RGC_NONE && off == 0 ? b : RGC_NONE;
 }
 
 /* Number of blocks of the object whose HEAD is b (HEAD plus the TAILs that follow). */
-RGC_HOT size_t rgc_atb_run_length(rgc_heap *h, size_t b) {
+RGC_HOT size_t rgc_atb_run_length(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     if (a == NULL)
         return 0;
@@ -119,15 +119,15 @@ RGC_HOT size_t rgc_atb_run_length(rgc_heap *h, size_t b) {
 /* Claim [s, s+n) (inside one area) for the calling context: HEAD (as head_state) first, then the
  * TAILs one table byte at a time. On conflict everything claimed is released again and false is
  * returned. */
-bool rgc_atb_claim_run(rgc_heap *h, size_t s, size_t n, unsigned head_state);
+bool rgc_atb_claim_run(rgc_core *h, size_t s, size_t n, unsigned head_state);
 /* Claim [from, to) as TAILs of an object that ends at from-1; all or nothing. */
-bool rgc_atb_claim_tails(rgc_heap *h, size_t from, size_t to);
+bool rgc_atb_claim_tails(rgc_core *h, size_t from, size_t to);
 /* Release the blocks [from, to) (TAILs of one object) last first, one table byte at a time. */
-void rgc_atb_release_tails(rgc_heap *h, size_t from, size_t to);
+void rgc_atb_release_tails(rgc_core *h, size_t from, size_t to);
 /* Release the object of n blocks at HEAD b: TAILs last first, then the HEAD. */
-void rgc_atb_release_object(rgc_heap *h, size_t b, size_t n);
+void rgc_atb_release_object(rgc_core *h, size_t b, size_t n);
 /* CAS block b from state `from` to `to`; false if b was not in state `from`. */
-RGC_HOT bool rgc_atb_transition(rgc_heap *h, size_t b, unsigned from, unsigned to) {
+RGC_HOT bool rgc_atb_transition(rgc_core *h, size_t b, unsigned from, unsigned to) {
     const struct rgc_area *a = area_of(h, b);
     if (a == NULL)
         return false;
@@ -161,8 +161,8 @@ RGC_HOT size_t fit_min(unsigned k) {
  * size classes' hints only when b lies below h->fit_ceiling: no class hint needs lowering at or above
  * it (advisory too: see rgc_hint_lower_classes), so a release above every class hint - the common
  * case, and every release while no multi-block search has run - costs one load. */
-void rgc_hint_lower_classes(rgc_heap *h, size_t b);
-RGC_HOT void rgc_hint_lower(rgc_heap *h, size_t b) {
+void rgc_hint_lower_classes(rgc_core *h, size_t b);
+RGC_HOT void rgc_hint_lower(rgc_core *h, size_t b) {
     size_t cur = sz_load(&h->hint);
     while (b < cur && !sz_cas(h, &h->hint, &cur, b)) {
     }
@@ -174,32 +174,32 @@ RGC_HOT void rgc_hint_lower(rgc_heap *h, size_t b) {
 RGC_HOT bool map_get(const struct rgc_area *a, size_t group) {
     return (atomic_load_explicit(&a->free_map[group >> 5], memory_order_relaxed) >> (group & 31u)) & 1u;
 }
-RGC_HOT void map_set(rgc_heap *h, const struct rgc_area *a, size_t group) {
+RGC_HOT void map_set(rgc_core *h, const struct rgc_area *a, size_t group) {
     if (!map_get(a, group)) /* already set: a search that clears it re-checks the group afterwards */
         (void)u32_or(h, &a->free_map[group >> 5], (uint32_t)1u << (group & 31u));
 }
 /* A search found group `group` full: clear its bit unless a block is free by the time it is clear. */
-void rgc_map_clear_full(rgc_heap *h, const struct rgc_area *a, size_t group);
+void rgc_map_clear_full(rgc_core *h, const struct rgc_area *a, size_t group);
 
 #if RGC_FINALISERS
-RGC_HOT bool ftb_get(rgc_heap *h, size_t b) {
+RGC_HOT bool ftb_get(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     return a != NULL && (u8_load(&a->ftb[FTB_INDEX(b - a->first)]) & FTB_BIT(b)) != 0;
 }
-RGC_HOT void ftb_set(rgc_heap *h, size_t b) {
+RGC_HOT void ftb_set(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     (void)u8_or(h, &a->ftb[FTB_INDEX(b - a->first)], FTB_BIT(b));
 }
-RGC_HOT void ftb_clear(rgc_heap *h, size_t b) {
+RGC_HOT void ftb_clear(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     _Atomic uint8_t *p = &a->ftb[FTB_INDEX(b - a->first)];
     if (u8_load(p) & FTB_BIT(b)) /* only the owner sets or clears its bit: no window when clear */
         (void)u8_and(h, p, (uint8_t)~FTB_BIT(b));
 }
 #else
-RGC_HOT bool ftb_get(rgc_heap *h, size_t b) { (void)h; (void)b; return false; }
-RGC_HOT void ftb_set(rgc_heap *h, size_t b) { (void)h; (void)b; }
-RGC_HOT void ftb_clear(rgc_heap *h, size_t b) { (void)h; (void)b; }
+RGC_HOT bool ftb_get(rgc_core *h, size_t b) { (void)h; (void)b; return false; }
+RGC_HOT void ftb_set(rgc_core *h, size_t b) { (void)h; (void)b; }
+RGC_HOT void ftb_clear(rgc_core *h, size_t b) { (void)h; (void)b; }
 #endif
 
 /* The free-block counter never undercounts: releases add before releasing, claims subtract after
@@ -207,12 +207,12 @@ RGC_HOT void ftb_clear(rgc_heap *h, size_t b) { (void)h; (void)b; }
  * sweep: adding after the release let an interrupt inside a sweep's release fail an allocation that
  * had a free run). A request for more blocks than it says fails without a search, always rightly; an
  * overcount only costs a search. The *_raw primitives leave it alone; the public ones keep it. */
-RGC_HOT void atb_count_free(rgc_heap *h, size_t claimed, size_t released) {
+RGC_HOT void atb_count_free(rgc_core *h, size_t claimed, size_t released) {
     (void)sz_add(h, &h->free_blocks, released - claimed); /* wraps correctly for claims */
 }
 
 /* Release the one block (a HEAD or the last block left of an object) b: free map and hints after. */
-RGC_HOT void atb_release_head_raw(rgc_heap *h, size_t b) {
+RGC_HOT void atb_release_head_raw(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     RGC_POISON(block_addr_in(a, b), RGC_BS);
     (void)u8_and(h, atb_byte(a, b), (uint8_t)~ATB_BITS(3u, b));
@@ -221,7 +221,7 @@ RGC_HOT void atb_release_head_raw(rgc_heap *h, size_t b) {
 }
 
 /* Claim the one-block object s (FREE -> head_state); false if s was not FREE. */
-RGC_HOT bool rgc_atb_claim_block(rgc_heap *h, size_t s, unsigned head_state) {
+RGC_HOT bool rgc_atb_claim_block(rgc_core *h, size_t s, unsigned head_state) {
     if (!rgc_atb_transition(h, s, AT_FREE, head_state))
         return false;
     atb_count_free(h, 1u, 0);
@@ -229,7 +229,7 @@ RGC_HOT bool rgc_atb_claim_block(rgc_heap *h, size_t s, unsigned head_state) {
 }
 
 /* Release the one-block object at HEAD b. */
-RGC_HOT void rgc_atb_release_block(rgc_heap *h, size_t b) {
+RGC_HOT void rgc_atb_release_block(rgc_core *h, size_t b) {
     atb_count_free(h, 0, 1u);
     atb_release_head_raw(h, b);
 }
@@ -239,7 +239,7 @@ RGC_HOT void rgc_atb_release_block(rgc_heap *h, size_t b) {
  * py/gc.c's gc_last_used_block. Whoever makes block b a HEAD raises the mark to b + 1 first, after
  * publishing b (the collector's lowering, rgc_collect.c, relies on that order). A raise is a load and
  * a compare unless b is the highest head yet. */
-RGC_HOT void heads_end_raise(rgc_heap *h, size_t b) {
+RGC_HOT void heads_end_raise(rgc_core *h, size_t b) {
     size_t cur = sz_load(&h->heads_end);
     while (b >= cur && !sz_cas(h, &h->heads_end, &cur, b + 1u)) {
     }

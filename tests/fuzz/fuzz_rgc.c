@@ -203,11 +203,11 @@ static void fail(const char *fmt, ...)
         fprintf(stderr, "  %s\n", g_log[i % LOGN]);
     fprintf(stderr, "---- heap: state 0x%x (phase %u), collector %u, roots owner %u, lock %u, sweep_pos %zu, "
                     "sweep_done %zu, hint %zu, rover %zu; depth[0..3] %u %u %u %u ----\n",
-            atomic_load(&g_heap.state), atomic_load(&g_heap.state) & PHASE_BITS, atomic_load(&g_heap.collector),
-            atomic_load(&g_heap.roots_owner), atomic_load(&g_heap.lock_depth), atomic_load(&g_heap.sweep_pos),
-            atomic_load(&g_heap.sweep_done), atomic_load(&g_heap.hint), atomic_load(&g_heap.rover),
-            atomic_load(&g_heap.depth[0]), atomic_load(&g_heap.depth[1]), atomic_load(&g_heap.depth[2]),
-            atomic_load(&g_heap.depth[3]));
+            atomic_load(&g_heap.state), atomic_load(&g_heap.state) & PHASE_BITS, atomic_load(&core_of(&g_heap)->collector),
+            atomic_load(&core_of(&g_heap)->roots_owner), atomic_load(&core_of(&g_heap)->lock_depth), atomic_load(&core_of(&g_heap)->sweep_pos),
+            atomic_load(&core_of(&g_heap)->sweep_done), atomic_load(&core_of(&g_heap)->hint), atomic_load(&core_of(&g_heap)->rover),
+            atomic_load(&core_of(&g_heap)->depth[0]), atomic_load(&core_of(&g_heap)->depth[1]), atomic_load(&core_of(&g_heap)->depth[2]),
+            atomic_load(&core_of(&g_heap)->depth[3]));
     rgc_dump(&g_heap, print_err, NULL);
     fflush(stderr);
     abort();
@@ -233,10 +233,10 @@ static bool rd_eof(const rd *r) { return r->p >= r->end; }
 /* heap internals (read only)                                                                        */
 /* ------------------------------------------------------------------------------------------------ */
 
-static size_t total_bytes(void) { return atomic_load(&g_heap.nblocks) * B; }
-static uint32_t misuse_now(void) { return atomic_load(&g_heap.misuse); }
+static size_t total_bytes(void) { return atomic_load(&core_of(&g_heap)->nblocks) * B; }
+static uint32_t misuse_now(void) { return atomic_load(&core_of(&g_heap)->misuse); }
 static unsigned phase_now(void) { return atomic_load(&g_heap.state) & PHASE_BITS; }
-static unsigned lock_now(void) { return atomic_load(&g_heap.lock_depth); }
+static unsigned lock_now(void) { return atomic_load(&core_of(&g_heap)->lock_depth); }
 static bool bad_level(void) { return fuzz_level() >= RGC_MAX_LEVELS; }
 static bool below_busy(void);
 
@@ -471,9 +471,9 @@ static void reach(void)
 
 static const struct rgc_area *pool_area(const void *p, size_t bytes)
 {
-    unsigned n = atomic_load(&g_heap.nareas);
+    unsigned n = atomic_load(&core_of(&g_heap)->nareas);
     for (unsigned i = 0; i < n; i++) {
-        const struct rgc_area *a = &g_heap.areas[i];
+        const struct rgc_area *a = &core_of(&g_heap)->areas[i];
         const unsigned char *lo = a->pool, *hi = a->pool + a->nblocks * B;
         if ((const unsigned char *)p >= lo && (const unsigned char *)p < hi)
             return (const unsigned char *)p + bytes <= hi && ((size_t)((const unsigned char *)p - lo) % B) == 0
@@ -537,11 +537,11 @@ static void check_all(const char *where)
     rgc_get_stats(&g_heap, &st);
     /* rgc_add_area suspended below publishes the area before the block total: the areas' sum may lead
      * the total until it returns (the count of areas is read after the stats, so it may lead too). */
-    bool shaping = atomic_load(&g_heap.config_busy) != 0;
-    size_t nblocks_now = atomic_load(&g_heap.nblocks);
+    bool shaping = atomic_load(&core_of(&g_heap)->config_busy) != 0;
+    size_t nblocks_now = atomic_load(&core_of(&g_heap)->nblocks);
     if (st.total_bytes != st.blocks * B || st.used_bytes > st.total_bytes ||
         st.used_bytes + st.free_bytes != st.total_bytes || st.largest_free_bytes > st.free_bytes ||
-        st.objects > st.blocks || st.areas != atomic_load(&g_heap.nareas) || st.areas < g_nareas ||
+        st.objects > st.blocks || st.areas != atomic_load(&core_of(&g_heap)->nareas) || st.areas < g_nareas ||
         (shaping ? st.blocks < nblocks_now : st.blocks != nblocks_now) ||
         st.one_block_objects + st.two_block_objects > st.objects || st.largest_object_bytes > st.used_bytes ||
         st.largest_object_bytes % B != 0 || st.used_bytes < tracked_bytes || st.objects < (size_t)n)
@@ -576,19 +576,19 @@ static void check_new(const unsigned char *p, size_t nb, size_t zero_from, const
         if (p[i] != 0)
             fail("%s returned %p: byte %zu is 0x%02x, not zeroed", what, (const void *)p, i, p[i]);
     unsigned l = fuzz_level();
-    size_t b = block_of_start(&g_heap, p);
-    if (l < RGC_MAX_LEVELS && b + nb > atomic_load(&g_heap.limit[l]))
+    size_t b = block_of_start(core_of(&g_heap), p);
+    if (l < RGC_MAX_LEVELS && b + nb > atomic_load(&core_of(&g_heap)->limit[l]))
         fail("%s at level %u returned blocks %zu..%zu, beyond the level's limit %zu (a higher level's "
              "reserve)",
-             what, l, b, b + nb - 1, atomic_load(&g_heap.limit[l]));
+             what, l, b, b + nb - 1, atomic_load(&core_of(&g_heap)->limit[l]));
 }
 
 /* A free run of nb blocks inside [lo, hi) of one area? */
 static bool free_run(size_t nb, size_t lo, size_t hi)
 {
-    unsigned n = atomic_load(&g_heap.nareas);
+    unsigned n = atomic_load(&core_of(&g_heap)->nareas);
     for (unsigned i = 0; i < n; i++) {
-        const struct rgc_area *a = &g_heap.areas[i];
+        const struct rgc_area *a = &core_of(&g_heap)->areas[i];
         size_t from = lo > a->first ? lo : a->first, to = hi < area_end(a) ? hi : area_end(a), run = 0;
         for (size_t b = from; b < to; b++) {
             run = atb_state_in(a, b) == AT_FREE ? run + 1 : 0;
@@ -722,14 +722,14 @@ static int expect_alloc_misuse(size_t n, unsigned flags, bool *pure)
         return 1;
     }
     *pure = false; /* depends on the policy, which nested code may change */
-    return (atomic_load(&g_heap.policy[l]) & RGC_NO_ALLOC) ? 1 : 0;
+    return (atomic_load(&core_of(&g_heap)->policy[l]) & RGC_NO_ALLOC) ? 1 : 0;
 }
 
 static void false_oom_check(size_t n, const char *what)
 {
     unsigned l = fuzz_level();
     size_t nb = (n + B - 1) / B;
-    size_t shared = atomic_load(&g_heap.limit[0]), mine = atomic_load(&g_heap.limit[l]);
+    size_t shared = atomic_load(&core_of(&g_heap)->limit[0]), mine = atomic_load(&core_of(&g_heap)->limit[l]);
     if (free_run(nb, 0, shared) || (mine > shared && free_run(nb, shared, mine)))
         fail("%s(%zu) at level %u returned NULL although a free run of %zu blocks exists below the "
              "level's limit (shared limit %zu, level limit %zu)",
@@ -867,15 +867,15 @@ static bool bad_pointer(rd *r, void **out, int *expect, int *pinned_id, const ch
         *kind = "stale";
         return true;
     }
-    case 4: *out = g_heap.areas[0].atb; *kind = "table"; return true;
+    case 4: *out = core_of(&g_heap)->areas[0].atb; *kind = "table"; return true;
     case 5: { /* one past the last pool */
-        const struct rgc_area *a = &g_heap.areas[atomic_load(&g_heap.nareas) - 1u];
+        const struct rgc_area *a = &core_of(&g_heap)->areas[atomic_load(&core_of(&g_heap)->nareas) - 1u];
         *out = a->pool + a->nblocks * B;
         *kind = "past the pool";
         return true;
     }
     case 6: { /* misaligned, inside a pool */
-        const struct rgc_area *a = &g_heap.areas[u8(r) % atomic_load(&g_heap.nareas)];
+        const struct rgc_area *a = &core_of(&g_heap)->areas[u8(r) % atomic_load(&core_of(&g_heap)->nareas)];
         *out = a->pool + (u16(r) % a->nblocks) * B + 1 + u8(r) % (B - 1);
         *kind = "misaligned";
         return true;
@@ -954,7 +954,7 @@ static void op_realloc(octx *c)
         return;
     }
     bool too_big = n > total_bytes();
-    int expect = too_big ? 1 : ((atomic_load(&g_heap.policy[fuzz_level()]) & RGC_NO_ALLOC) ? 1 : 0);
+    int expect = too_big ? 1 : ((atomic_load(&core_of(&g_heap)->policy[fuzz_level()]) & RGC_NO_ALLOC) ? 1 : 0);
     /* The bytes the test relies on after the call: the slots and canary the new size keeps. Slots cut
      * off are cleared through the barrier first (the program drops those references), then their bytes
      * become canary. */
@@ -1030,8 +1030,8 @@ static void op_realloc(octx *c)
                 if (p[i] != 0)
                     fail("rgc_realloc(%p) grew in place: new byte %zu is 0x%02x, not zeroed", (void *)p, i,
                          p[i]);
-            size_t blk = block_of_start(&g_heap, p);
-            if (blk + nb > atomic_load(&g_heap.limit[fuzz_level()]))
+            size_t blk = block_of_start(core_of(&g_heap), p);
+            if (blk + nb > atomic_load(&core_of(&g_heap)->limit[fuzz_level()]))
                 fail("rgc_realloc(%p) grew in place beyond the level's limit", (void *)p);
         }
         o->size = sz;
@@ -1119,7 +1119,7 @@ static void op_realloc_bad(octx *c)
     if (!bad_pointer(c->r, &p, &expect, &pid, &what))
         return;
     size_t n = 1 + u8(c->r) * (kind == 2 ? 1u : (unsigned)B);
-    if (bad_level() || n > total_bytes() || (atomic_load(&g_heap.policy[fuzz_level()]) & RGC_NO_ALLOC))
+    if (bad_level() || n > total_bytes() || (atomic_load(&core_of(&g_heap)->policy[fuzz_level()]) & RGC_NO_ALLOC))
         expect = 1;
     bool live_target = expect == 0;
     LOG("realloc(%s %p, %zu)", what, p, n);
@@ -1294,7 +1294,7 @@ static bool below_busy(void)
 {
     unsigned l = fuzz_level();
     for (unsigned k = 0; k <= l && k < RGC_MAX_LEVELS; k++)
-        if (atomic_load(&g_heap.depth[k]) != 0)
+        if (atomic_load(&core_of(&g_heap)->depth[k]) != 0)
             return true;
     return false;
 }
@@ -1310,9 +1310,9 @@ static int expect_rc(bool opener, int how)
     unsigned l = fuzz_level();
     if (lock_now() != 0)
         return RGC_LOCKED;
-    if (atomic_load(&g_heap.collector) != 0)
+    if (atomic_load(&core_of(&g_heap)->collector) != 0)
         return RGC_BUSY;
-    unsigned owner = atomic_load(&g_heap.roots_owner);
+    unsigned owner = atomic_load(&core_of(&g_heap)->roots_owner);
     if (owner != 0 && !(opener && owner == l + 1u))
         return RGC_BUSY;
     if (how != MARKS_ONLY && (phase_now() != PHASE_IDLE || how == LEAVES_PAUSED) && below_busy())
@@ -1339,7 +1339,7 @@ static void op_collect(octx *c, int how)
         want = RGC_BUSY;
     unsigned l = fuzz_level();
     LOG("%s(%zu) expecting %d (phase %u, collector %u, roots owner %u, lock %u)", c_names[how], budget, want,
-        phase_now(), atomic_load(&g_heap.collector), atomic_load(&g_heap.roots_owner), lock_now());
+        phase_now(), atomic_load(&core_of(&g_heap)->collector), atomic_load(&core_of(&g_heap)->roots_owner), lock_now());
     if (how == C_SWEEP_ALL) {
         /* Everything goes but what operations in flight hold: an interrupt during the call must not
          * rely on any other object. */
@@ -1378,7 +1378,7 @@ static void op_collect(octx *c, int how)
     }
     if (!ok_rc)
         return;
-    unsigned ph = phase_now(), owner = atomic_load(&g_heap.roots_owner);
+    unsigned ph = phase_now(), owner = atomic_load(&core_of(&g_heap)->roots_owner);
     if (fired) /* what an interrupt did after the collection let go of its role is its own */
         ph = PHASE_BITS;
     if (ph == PHASE_BITS) {
@@ -1405,7 +1405,7 @@ static void op_collect(octx *c, int how)
             size_t slots = 0;
             for (unsigned lv = 0; lv < RGC_MAX_LEVELS; lv++)
                 for (unsigned d = 0; d < RGC_MAX_NEST; d++)
-                    slots += atomic_load(&g_heap.in_progress[lv][d]) != 0;
+                    slots += atomic_load(&core_of(&g_heap)->in_progress[lv][d]) != 0;
             rgc_stats st;
             rgc_get_stats(&g_heap, &st);
             if (slots == 0 && st.objects > g_fin_allocs - fin_allocs0)
@@ -1448,7 +1448,7 @@ static void op_roots(octx *c)
     default: words = (void *const *)g_xroots; n = NX; break;
     }
     bool bad = bad_level() || words == NULL || ((uintptr_t)words % W) != 0 ||
-               atomic_load(&g_heap.roots_owner) != fuzz_level() + 1u;
+               atomic_load(&core_of(&g_heap)->roots_owner) != fuzz_level() + 1u;
     int want = bad ? RGC_EINVAL : expect_rc(true, MARKS_ONLY);
     LOG("collect_roots%s(%p, %zu) expecting %d", deep ? "_deep" : "", (const void *)words, n, want);
     if (pid >= 0)
@@ -1499,7 +1499,7 @@ static void op_policy(octx *c)
     rgc_level_policy(&g_heap, level, bits);
     bool fired = call_end(c);
     acct_end(a, expect, "rgc_level_policy");
-    if (expect == 0 && !fired && atomic_load(&g_heap.policy[level]) != bits)
+    if (expect == 0 && !fired && atomic_load(&core_of(&g_heap)->policy[level]) != bits)
         fail("rgc_level_policy(%u, %u) did not take", level, bits);
 }
 
@@ -1526,17 +1526,17 @@ static void op_reserve(octx *c)
     unsigned level = u8(c->r) % (RGC_MAX_LEVELS + 2u);
     unsigned k = u8(c->r);
     size_t bytes = k < 200 ? (size_t)k * (B / 2) : k < 250 ? (size_t)u16(c->r) : SIZE_MAX - k;
-    const struct rgc_area *last = &g_heap.areas[atomic_load(&g_heap.nareas) - 1u];
+    const struct rgc_area *last = &core_of(&g_heap)->areas[atomic_load(&core_of(&g_heap)->nareas) - 1u];
     size_t blocks = bytes / B + (bytes % B != 0), others = 0;
     bool bad = level == 0 || level >= RGC_MAX_LEVELS;
     if (!bad) {
         for (unsigned l = 1; l < RGC_MAX_LEVELS; l++)
-            others += l == level ? 0 : g_heap.reserve_blocks[l];
+            others += l == level ? 0 : core_of(&g_heap)->reserve_blocks[l];
         bad = blocks > last->nblocks || others + blocks >= last->nblocks;
     }
     /* rgc_reserve and rgc_add_area run one at a time: preempting one gets RGC_BUSY; so does a reserve
      * for a valid level above a suspended rgc call (an allocation there searches under the old limits) */
-    bool busy = atomic_load(&g_heap.config_busy) != 0 ||
+    bool busy = atomic_load(&core_of(&g_heap)->config_busy) != 0 ||
                 (level != 0 && level < RGC_MAX_LEVELS && !bad_level() && below_busy());
     int want = bad_level() || (!busy && bad) ? RGC_EINVAL : busy ? RGC_BUSY : RGC_OK;
     LOG("reserve(%u, %zu) expecting %d", level, bytes, want);
@@ -1576,7 +1576,7 @@ static void op_add_root(octx *c)
     default: start = g_roots; bytes = sizeof g_roots; break;
     }
     bool bad = bad_level() || start == NULL || ((uintptr_t)start % W) != 0 || bytes < W;
-    unsigned count = atomic_load(&g_heap.root_count);
+    unsigned count = atomic_load(&core_of(&g_heap)->root_count);
     bool full = count >= RGC_MAX_ROOTS;
     LOG("add_root(%p, %zu) (%u registered)", start, bytes, count);
     acct a = acct_begin();
@@ -1801,9 +1801,9 @@ static void add_area(rd *r, octx *c)
     bool maybe_small = false;
     switch (mode % 8u) {
     case 4: mem += 1 + mode / 8u % (W - 1); break; /* misaligned */
-    case 5: mem = g_heap.areas[0].pool + (mode / 8u) * W; break; /* overlaps the first area */
+    case 5: mem = core_of(&g_heap)->areas[0].pool + (mode / 8u) * W; break; /* overlaps the first area */
     case 6: {
-        const struct rgc_area *a = &g_heap.areas[atomic_load(&g_heap.nareas) - 1u];
+        const struct rgc_area *a = &core_of(&g_heap)->areas[atomic_load(&core_of(&g_heap)->nareas) - 1u];
         mem = (unsigned char *)a->atb + (size_t)(mode / 8u) * W; /* overlaps the last area */
         break;
     }
@@ -1817,17 +1817,17 @@ static void add_area(rd *r, octx *c)
         break;
     default: break;
     }
-    unsigned n = atomic_load(&g_heap.nareas);
+    unsigned n = atomic_load(&core_of(&g_heap)->nareas);
     bool wraps = mem != NULL && (uintptr_t)mem + bytes < (uintptr_t)mem;
     if (mem != NULL && !wraps && (uintptr_t)mem + bytes > (uintptr_t)(g_mem + MEM_BYTES))
         return; /* would extend past g_mem: never hand rgc memory it may write and we do not own */
     bool bad = n >= RGC_MAX_AREAS || mem == NULL || bytes == 0 || wraps || ((uintptr_t)mem % W) != 0;
     for (unsigned i = 0; i < n && !bad; i++)
-        bad = overlaps_area(mem, bytes, &g_heap.areas[i]);
+        bad = overlaps_area(mem, bytes, &core_of(&g_heap)->areas[i]);
     /* Too small is decided by the carving: below ~2 blocks anything goes, from 4 blocks on it must fit.
      * A call at a bad level is refused; one that preempts another rgc_add_area/rgc_reserve gets
      * RGC_BUSY. */
-    bool busy = atomic_load(&g_heap.config_busy) != 0, badlvl = bad_level();
+    bool busy = atomic_load(&core_of(&g_heap)->config_busy) != 0, badlvl = bad_level();
     bool unsure = !bad && !busy && !badlvl && (maybe_small || bytes < 4 * B + 64);
     int want = badlvl || (!busy && bad) ? RGC_EINVAL : busy ? RGC_BUSY : RGC_OK;
     LOG("add_area(%p, %zu) mode %u expecting %d%s", (void *)mem, bytes, mode % 8u, want, unsure ? " (or EINVAL)" : "");
@@ -1848,20 +1848,20 @@ static void add_area(rd *r, octx *c)
         return;
     /* the new area (a body may have added one before this call began: look it up by its memory) */
     const struct rgc_area *na = NULL;
-    for (unsigned i = 1; i < atomic_load(&g_heap.nareas); i++)
-        if ((unsigned char *)g_heap.areas[i].atb >= mem && (unsigned char *)g_heap.areas[i].atb < mem + bytes)
-            na = &g_heap.areas[i];
+    for (unsigned i = 1; i < atomic_load(&core_of(&g_heap)->nareas); i++)
+        if ((unsigned char *)core_of(&g_heap)->areas[i].atb >= mem && (unsigned char *)core_of(&g_heap)->areas[i].atb < mem + bytes)
+            na = &core_of(&g_heap)->areas[i];
     if (na == NULL)
         fail("rgc_add_area(%p, %zu) returned RGC_OK but no area lies in that memory", (void *)mem, bytes);
-    n = (unsigned)(na - g_heap.areas);
+    n = (unsigned)(na - core_of(&g_heap)->areas);
     if ((unsigned char *)na->atb < mem || na->pool + na->nblocks * B > mem + bytes || (na->first & 63u) != 0 ||
-        na->first < area_end(&g_heap.areas[n - 1u]))
+        na->first < area_end(&core_of(&g_heap)->areas[n - 1u]))
         fail("rgc_add_area(%p, %zu): the area's tables/pool [%p, %p) (first block %zu) leave its memory or "
              "follow the previous area badly",
              (void *)mem, bytes, (void *)na->atb, (void *)(na->pool + na->nblocks * B), na->first);
     for (unsigned i = 0; i < n; i++)
         if (overlaps_area((unsigned char *)na->atb, (size_t)(na->pool + na->nblocks * B - (unsigned char *)na->atb),
-                          &g_heap.areas[i]))
+                          &core_of(&g_heap)->areas[i]))
             fail("rgc_add_area: new area overlaps area %u", i);
     g_area_in[g_nareas].mem = mem;
     g_area_in[g_nareas].bytes = bytes;
@@ -2167,7 +2167,7 @@ __attribute__((noinline)) static void final_cleanup(void)
     fuzz_set_level(0);
     while (lock_now() != 0)
         rgc_unlock(&g_heap);
-    unsigned owner = atomic_load(&g_heap.roots_owner);
+    unsigned owner = atomic_load(&core_of(&g_heap)->roots_owner);
     if (owner != 0) {
         fuzz_set_level(owner - 1u);
         if (rgc_collect_finish(&g_heap) != RGC_OK)

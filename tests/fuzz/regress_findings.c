@@ -86,7 +86,7 @@ static void check(const char *where)
 {
     if (rgc_check(&g_heap) != RGC_OK)
         fail("%s: rgc_check reports corruption (state 0x%x, sweep_done %zu)", where, atomic_load(&g_heap.state),
-             atomic_load(&g_heap.sweep_done));
+             atomic_load(&core_of(&g_heap)->sweep_done));
 }
 
 /* An object of `blocks` blocks whose words are all `fill` (a pointer, or an odd tag). */
@@ -136,7 +136,7 @@ static void body(void *arg)
         }
         break;
     case 8: { /* reserve the top while level 0 is inside rgc_alloc */
-        int inside = atomic_load(&g_heap.depth[0]) != 0; /* the first and last points are outside */
+        int inside = atomic_load(&core_of(&g_heap)->depth[0]) != 0; /* the first and last points are outside */
         int r = rgc_reserve(&g_heap, 2, 3 * B);
         if (r != (inside ? RGC_BUSY : RGC_OK))
             fail("in the interrupt: rgc_reserve %s a suspended rgc_alloc returned %d", inside ? "above" : "outside",
@@ -146,13 +146,13 @@ static void body(void *arg)
     case 7: { /* look at the heap and allocate at level 1 */
         if (rgc_check(&g_heap) != RGC_OK)
             fail("in the interrupt: rgc_check reports corruption (limits %zu %zu %zu %zu)",
-                 atomic_load(&g_heap.limit[0]), atomic_load(&g_heap.limit[1]), atomic_load(&g_heap.limit[2]),
-                 atomic_load(&g_heap.limit[3]));
+                 atomic_load(&core_of(&g_heap)->limit[0]), atomic_load(&core_of(&g_heap)->limit[1]), atomic_load(&core_of(&g_heap)->limit[2]),
+                 atomic_load(&core_of(&g_heap)->limit[3]));
         void *p = rgc_alloc(&g_heap, B, 0);
-        size_t b = p != NULL ? block_of_start(&g_heap, p) : 0;
-        if (p != NULL && b >= atomic_load(&g_heap.limit[1]))
+        size_t b = p != NULL ? block_of_start(core_of(&g_heap), p) : 0;
+        if (p != NULL && b >= atomic_load(&core_of(&g_heap)->limit[1]))
             fail("in the interrupt: a level-1 allocation got block %zu, at or above level 1's limit %zu", b,
-                 atomic_load(&g_heap.limit[1]));
+                 atomic_load(&core_of(&g_heap)->limit[1]));
         g_keep[5] = p;
         break;
     }
@@ -218,9 +218,9 @@ static void setup(int sc)
     case SC_RESERVE_BELOW: { /* everything taken but the top 3 blocks */
         while (rgc_alloc(&g_heap, B, 0) != NULL) {
         }
-        size_t top = atomic_load(&g_heap.nblocks);
+        size_t top = atomic_load(&core_of(&g_heap)->nblocks);
         for (size_t k = 1; k <= 3; k++)
-            rgc_free(&g_heap, block_addr(&g_heap, top - k));
+            rgc_free(&g_heap, block_addr(core_of(&g_heap), top - k));
         break;
     }
     default: {
@@ -274,11 +274,11 @@ static uint64_t victim(int sc, uint64_t n)
     case SC_RESERVE_BELOW: {
         /* A reserve made at the call's last points (after it left its context) finds the object
          * already there: it stays (rgc.h); one made at the first points binds the whole search. */
-        size_t before = atomic_load(&g_heap.limit[0]);
+        size_t before = atomic_load(&core_of(&g_heap)->limit[0]);
         void *p = rgc_alloc(&g_heap, 3 * B, 0);
         fuzz_disarm();
-        size_t b = p != NULL ? block_of_start(&g_heap, p) : 0;
-        size_t limit = n > g_victim_points / 2 ? before : atomic_load(&g_heap.limit[0]);
+        size_t b = p != NULL ? block_of_start(core_of(&g_heap), p) : 0;
+        size_t limit = n > g_victim_points / 2 ? before : atomic_load(&core_of(&g_heap)->limit[0]);
         if (p != NULL && b + 3u > limit)
             fail("level 0's allocation got blocks %zu..%zu, beyond its limit %zu (a reserve set meanwhile)", b,
                  b + 2u, limit);

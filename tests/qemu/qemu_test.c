@@ -22,6 +22,7 @@
 #include <rgc.h>
 #include <rgc_cortexm.h>
 #include <rgc_port.h>
+#include "../../src/rgc_core.h" /* white box: in-progress slots, the rescan position */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,10 +384,10 @@ static int run_sweep(uint32_t first, uint32_t count) {
             rgc_dump(&heap, dump_line, NULL);
             for (unsigned l = 0; l < RGC_MAX_LEVELS; l++)
                 for (unsigned k = 0; k < RGC_MAX_NEST; k++)
-                    if (heap.in_progress[l][k] != 0) {
+                    if (core_of(&heap)->in_progress[l][k] != 0) {
                         sh_put_u32("slot level", l);
                         sh_put_u32("  depth", k);
-                        sh_put_u32("  value", (uint32_t)heap.in_progress[l][k]);
+                        sh_put_u32("  value", (uint32_t)core_of(&heap)->in_progress[l][k]);
                     }
             break;
         }
@@ -551,7 +552,7 @@ static int step_kind(void) {
     unsigned phase = atomic_load(&heap.state) & 3u;
     if (phase == 2u)
         return STEP_SWEEP;
-    return heap.rescan_pos != (size_t)-1 ? STEP_RESCAN : STEP_TRACE;
+    return core_of(&heap)->rescan_pos != (size_t)-1 ? STEP_RESCAN : STEP_TRACE;
 }
 
 static uint32_t steps_node_min = 16, steps_node_max = 128;

@@ -219,14 +219,14 @@ void *ptr_of(int id) { return id >= 0 ? (void *)g_obj[id].p : NULL; }
 static void dump_heap(const char *title);
 static bool marking_now(void) { return (atomic_load(&g_heap.state) & PHASE_BITS) == PHASE_MARK; }
 static unsigned phase_now(void) { return atomic_load(&g_heap.state) & PHASE_BITS; }
-static uint32_t completed_now(void) { return atomic_load(&g_heap.collections); }
+static uint32_t completed_now(void) { return atomic_load(&core_of(&g_heap)->collections); }
 
 /* The object `old` is being dropped (its slot overwritten) by the calling level (0 too when `victim`). */
 static void note_dropped(int old, bool victim)
 {
     if (old >= 0 && marking_now() && (sweep_in_irq() || victim) && g_nsnap_dropped < MAXSNAP) {
         g_snap_dropped[g_nsnap_dropped].id = old;
-        g_snap_dropped[g_nsnap_dropped].collector = atomic_load(&g_heap.collector);
+        g_snap_dropped[g_nsnap_dropped].collector = atomic_load(&core_of(&g_heap)->collector);
         g_snap_dropped[g_nsnap_dropped].epoch = completed_now();
         g_nsnap_dropped++;
     }
@@ -356,8 +356,8 @@ void check_all(const char *where)
     int n = 0;
     if (rgc_check(&g_heap) != RGC_OK) {
         fail("%s: rgc_check reports corruption (phase %u, collector %u, sweep_pos %zu, sweep_done %zu)", where,
-             phase_now(), atomic_load(&g_heap.collector), atomic_load(&g_heap.sweep_pos),
-             atomic_load(&g_heap.sweep_done));
+             phase_now(), atomic_load(&core_of(&g_heap)->collector), atomic_load(&core_of(&g_heap)->sweep_pos),
+             atomic_load(&core_of(&g_heap)->sweep_done));
         dump_heap("rgc_check failed");
     }
     for (int s = 0; s < NROOT; s++) {
@@ -773,7 +773,7 @@ void check_snapshot_kept(const char *where)
 static bool below_in_call(unsigned l)
 {
     for (unsigned k = 0; k < l; k++) {
-        if (atomic_load(&g_heap.depth[k]) != 0) {
+        if (atomic_load(&core_of(&g_heap)->depth[k]) != 0) {
             return true;
         }
     }
@@ -786,8 +786,8 @@ static bool below_in_call(unsigned l)
  * leave one paused (`leaves_paused`: a step or start; finish and rgc_collect run a new one to its end). */
 static bool busy_expected_for(unsigned l, bool leaves_paused)
 {
-    unsigned owner = atomic_load(&g_heap.roots_owner);
-    if (atomic_load(&g_heap.collector) != 0 || (owner != 0 && owner != l + 1u)) {
+    unsigned owner = atomic_load(&core_of(&g_heap)->roots_owner);
+    if (atomic_load(&core_of(&g_heap)->collector) != 0 || (owner != 0 && owner != l + 1u)) {
         return true;
     }
     return (leaves_paused || phase_now() != PHASE_IDLE) && below_in_call(l);
@@ -799,13 +799,13 @@ int irq_collect(void)
     unsigned l = cur_level();
     /* The heap's own counters, read directly (no rgc call, no points); collections that a body above
      * completed during this call count too. A collection paused between steps is finished first. */
-    uint32_t done = atomic_load(&g_heap.collections), refused = atomic_load(&g_heap.busy_collections);
+    uint32_t done = atomic_load(&core_of(&g_heap)->collections), refused = atomic_load(&core_of(&g_heap)->busy_collections);
     uint64_t above = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
     bool busy = busy_expected_for(l, false), paused = phase_now() != PHASE_IDLE;
     op_begin();
     int rc = rgc_collect(&g_heap);
     op_end();
-    uint32_t done2 = atomic_load(&g_heap.collections), refused2 = atomic_load(&g_heap.busy_collections);
+    uint32_t done2 = atomic_load(&core_of(&g_heap)->collections), refused2 = atomic_load(&core_of(&g_heap)->busy_collections);
     uint64_t above2 = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
     if (busy) {
         if (rc != RGC_BUSY) {
@@ -842,13 +842,13 @@ int irq_collect(void)
 int irq_step(size_t budget)
 {
     unsigned l = cur_level();
-    uint32_t done = completed_now(), refused = atomic_load(&g_heap.busy_collections);
+    uint32_t done = completed_now(), refused = atomic_load(&core_of(&g_heap)->busy_collections);
     uint64_t above = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
     bool busy = busy_expected_for(l, true);
     op_begin();
     int rc = rgc_collect_step(&g_heap, budget);
     op_end();
-    uint32_t done2 = completed_now(), refused2 = atomic_load(&g_heap.busy_collections);
+    uint32_t done2 = completed_now(), refused2 = atomic_load(&core_of(&g_heap)->busy_collections);
     uint64_t above2 = l < SWEEP_MAX_LEVEL ? g_st.irq_collected[l + 1] + g_st.irq_completed[l + 1] : 0;
     uint32_t others = (uint32_t)(above2 - above);
     g_st.irq_steps[l]++;
@@ -937,7 +937,7 @@ void irq_enter(void)
     unsigned l = cur_level();
     irq_level *lv = cur_lv();
     char where[40];
-    lv->collector = atomic_load(&g_heap.collector);
+    lv->collector = atomic_load(&core_of(&g_heap)->collector);
     lv->marking = marking_now(); /* suspended below, or paused between steps */
     g_st.marking_irqs += (uint64_t)lv->marking;
     if (lv->collector != 0 && (lv->collector > l || (lv->collector == 1 && !g_sc->is_collect))) {
@@ -1495,8 +1495,8 @@ __attribute__((noinline)) static void pause_collection(unsigned phase, unsigned 
 
 static int atb_of(int id)
 {
-    size_t b = block_of_start(&g_heap, g_obj[id].p);
-    return b == RGC_NONE ? -1 : (int)atb_state(&g_heap, b);
+    size_t b = block_of_start(core_of(&g_heap), g_obj[id].p);
+    return b == RGC_NONE ? -1 : (int)atb_state(core_of(&g_heap), b);
 }
 
 /* The victim step: 0 or 1 (level 0 never finds a step below it), consistent with the phase - unless
@@ -1736,7 +1736,7 @@ __attribute__((noinline)) static void run_victim(const scenario *sc)
     if (rgc_busy_depth(&g_heap) != 0) {
         fail("rgc_busy_depth is %u at level 0 after the victim returned", rgc_busy_depth(&g_heap));
     }
-    if (atomic_load(&g_heap.collector) != 0) {
+    if (atomic_load(&core_of(&g_heap)->collector) != 0) {
         fail("a collection is still flagged running after the victim returned");
     }
     check_all("after victim");
@@ -1756,10 +1756,10 @@ __attribute__((noinline)) static void run_victim(const scenario *sc)
 /* Verbose diagnostics for a leak: what could still refer to p (in-progress slots, stack words). */
 __attribute__((noinline)) static void diag_retention(const unsigned char *p)
 {
-    size_t blk = (size_t)(p - g_heap.areas[0].pool) / B;
+    size_t blk = (size_t)(p - core_of(&g_heap)->areas[0].pool) / B;
     for (unsigned l = 0; l < RGC_MAX_LEVELS; l++) {
         for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
-            size_t v = atomic_load(&g_heap.in_progress[l][d]);
+            size_t v = atomic_load(&core_of(&g_heap)->in_progress[l][d]);
             if (v != 0) {
                 printf("    in_progress[%u][%u] = 0x%zx (block %zu)%s\n", l, d, v, (v >> 1) - 1,
                        (v >> 1) - 1 == blk ? "  <== this object" : "");
@@ -1768,10 +1768,10 @@ __attribute__((noinline)) static void diag_retention(const unsigned char *p)
     }
     printf("    state %u collector %u sweep_pos %zu sweep_done %zu hint %zu lock %u depth0 %u depth1 %u "
            "depth2 %u\n",
-           atomic_load(&g_heap.state), atomic_load(&g_heap.collector), atomic_load(&g_heap.sweep_pos),
-           atomic_load(&g_heap.sweep_done), atomic_load(&g_heap.hint), atomic_load(&g_heap.lock_depth),
-           (unsigned)atomic_load(&g_heap.depth[0]), (unsigned)atomic_load(&g_heap.depth[1]),
-           (unsigned)atomic_load(&g_heap.depth[2]));
+           atomic_load(&g_heap.state), atomic_load(&core_of(&g_heap)->collector), atomic_load(&core_of(&g_heap)->sweep_pos),
+           atomic_load(&core_of(&g_heap)->sweep_done), atomic_load(&core_of(&g_heap)->hint), atomic_load(&core_of(&g_heap)->lock_depth),
+           (unsigned)atomic_load(&core_of(&g_heap)->depth[0]), (unsigned)atomic_load(&core_of(&g_heap)->depth[1]),
+           (unsigned)atomic_load(&core_of(&g_heap)->depth[2]));
     for (int s = 0; s < NROOT; s++) {
         if (g_roots[s] == p) {
             printf("    root slot %d refers to it\n", s);

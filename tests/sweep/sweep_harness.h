@@ -60,7 +60,7 @@ typedef struct {
     int slot0;      /* its 8 root slots: +0..+2 this run's allocations, +4 P, +5 P's child, +6 R */
     int P, Q, R;    /* pre-existing objects it owns (P refers to Q; R is resized), -1: none */
     int a1, a2, a3; /* this run's allocations */
-    unsigned collector; /* h->collector when the body started (0, or 1 + level of the collection) */
+    unsigned collector; /* core_of(h)->collector when the body started (0, or 1 + level of the collection) */
     int marking;        /* ... and that collection was marking */
     /* The move/drop entries of the scenario this level takes: index % move_mod == move_sel (the nested
      * sweep splits them between levels 1 and 2 so that no two levels write the same slot). */

@@ -50,6 +50,7 @@
 
 #include "rgc.h"
 #include "rgc_port.h"
+#include "../../src/rgc_core.h" /* white box: the handle's fields */
 #include "sweep.h"
 #include "sweep_harness.h"
 
@@ -194,8 +195,8 @@ static uint64_t mix(uint64_t h, uint64_t v)
 static uint64_t stack_refs(uintptr_t lo, uintptr_t hi)
 {
     static unsigned char seen[4096];
-    size_t nb = g_heap.areas[0].nblocks < sizeof seen ? g_heap.areas[0].nblocks : sizeof seen;
-    uintptr_t base = (uintptr_t)g_heap.areas[0].pool, end = base + nb * B;
+    size_t nb = core_of(&g_heap)->areas[0].nblocks < sizeof seen ? core_of(&g_heap)->areas[0].nblocks : sizeof seen;
+    uintptr_t base = (uintptr_t)core_of(&g_heap)->areas[0].pool, end = base + nb * B;
     memset(seen, 0, nb);
     for (uintptr_t a = lo & ~(uintptr_t)(W - 1); a + W <= hi; a += W) {
         uintptr_t v = *(const volatile uintptr_t *)a;
@@ -224,30 +225,30 @@ static void probe_record(uint64_t refs)
     rgc_heap *h = &g_heap;
     uint64_t c = 0;
     c = mix(c, atomic_load(&h->state));
-    c = mix(c, atomic_load(&h->collector));
-    c = mix(c, atomic_load(&h->lock_depth));
-    c = mix(c, atomic_load(&h->depth[0]));
+    c = mix(c, atomic_load(&core_of(h)->collector));
+    c = mix(c, atomic_load(&core_of(h)->lock_depth));
+    c = mix(c, atomic_load(&core_of(h)->depth[0]));
     uint64_t f = mix(c, refs);
-    f = mix(f, atomic_load(&h->sweep_pos));
-    f = mix(f, atomic_load(&h->sweep_done));
-    f = mix(f, atomic_load(&h->hint));
+    f = mix(f, atomic_load(&core_of(h)->sweep_pos));
+    f = mix(f, atomic_load(&core_of(h)->sweep_done));
+    f = mix(f, atomic_load(&core_of(h)->hint));
     for (unsigned l = 0; l <= SWEEP_MAX_LEVEL; l++) {
-        f = mix(f, atomic_load(&h->depth[l]));
+        f = mix(f, atomic_load(&core_of(h)->depth[l]));
         for (unsigned d = 0; d < RGC_MAX_NEST; d++) {
-            f = mix(f, atomic_load(&h->in_progress[l][d]));
+            f = mix(f, atomic_load(&core_of(h)->in_progress[l][d]));
         }
     }
-    for (size_t k = 0; k < (h->areas[0].nblocks + 3) / 4; k++) {
-        f = mix(f, atomic_load(&h->areas[0].atb[k]));
+    for (size_t k = 0; k < (core_of(h)->areas[0].nblocks + 3) / 4; k++) {
+        f = mix(f, atomic_load(&core_of(h)->areas[0].atb[k]));
     }
-    for (size_t k = 0; k < (h->areas[0].nblocks + 7) / 8; k++) {
-        f = mix(f, atomic_load(&h->areas[0].ftb[k]));
+    for (size_t k = 0; k < (core_of(h)->areas[0].nblocks + 7) / 8; k++) {
+        f = mix(f, atomic_load(&core_of(h)->areas[0].ftb[k]));
     }
     for (int s = 0; s < NROOT; s++) {
         f = mix(f, (uintptr_t)g_roots[s]);
     }
-    const uintptr_t *pool = (const uintptr_t *)(const void *)h->areas[0].pool;
-    for (size_t i = 0; i < h->areas[0].nblocks * B / W; i++) {
+    const uintptr_t *pool = (const uintptr_t *)(const void *)core_of(h)->areas[0].pool;
+    for (size_t i = 0; i < core_of(h)->areas[0].nblocks * B / W; i++) {
         f = mix(f, pool[i]);
     }
     g_fine[n] = f;

@@ -265,7 +265,7 @@ static void after_abort(const char *how) {
     aborts_checked++;
     /* Nothing of an rgc call may be left over: the busy depth (also read directly from the handle),
      * a running collection (handlers run to completion: at level 0's loop top none is running). */
-    unsigned depth0 = atomic_load(&tt_heap.depth[0]), coll = tt_collector(&tt_heap);
+    unsigned depth0 = atomic_load(&core_of(&tt_heap)->depth[0]), coll = tt_collector(&tt_heap);
     if (rgc_busy_depth(&tt_heap) != 0 || depth0 != 0 || coll != 0)
         TT_CHECK(false,
                  "abort (%s): at the loop's top rgc_busy_depth %u, level 0 call depth %u, collector %u: "

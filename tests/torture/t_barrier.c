@@ -67,7 +67,7 @@ static void barrier_case(unsigned level, uint64_t *rng) {
     /* One case per collection: then nothing but that case's own shading can request the rescan that
      * would find a moved victim anyway, so a missing shade loses the victim (checked after the
      * collection), not only the table-state check below. */
-    unsigned kase = (atomic_load_explicit(&tt_heap.collections, memory_order_relaxed) + coll) % NCASES;
+    unsigned kase = (atomic_load_explicit(&core_of(&tt_heap)->collections, memory_order_relaxed) + coll) % NCASES;
     atomic_fetch_add(&attempts[kase], 1);
     /* Candidates: scanned holders' empty slots, white holders (with their predecessor). */
     static unsigned long seen; /* white holders seen, over every call */
@@ -146,7 +146,7 @@ static void handler(unsigned level, void *arg) {
              * collection below (in slow builds it would never leave its rescans). */
             static uint32_t id;
             static unsigned budget;
-            uint32_t now = atomic_load_explicit(&tt_heap.collections, memory_order_relaxed);
+            uint32_t now = atomic_load_explicit(&core_of(&tt_heap)->collections, memory_order_relaxed);
             if (now != id) {
                 id = now;
                 budget = PER_COLLECTION;

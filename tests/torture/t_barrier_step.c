@@ -57,7 +57,7 @@ static void log_victim(struct tobj *v, unsigned kase, uint32_t coll) {
     log_w++;
 }
 
-static uint32_t completed(void) { return atomic_load_explicit(&tt_heap.collections, memory_order_relaxed); }
+static uint32_t completed(void) { return atomic_load_explicit(&core_of(&tt_heap)->collections, memory_order_relaxed); }
 
 /* One case, between two steps, with the handlers held off. True when it happened. */
 static bool barrier_case(unsigned kase, uint64_t *rng) {
@@ -136,7 +136,7 @@ static void handler(unsigned level, void *arg) {
         return;
     bool in_call = false;
     for (unsigned l = 0; l < level; l++)
-        in_call |= atomic_load_explicit(&tt_heap.depth[l], memory_order_relaxed) != 0;
+        in_call |= atomic_load_explicit(&core_of(&tt_heap)->depth[l], memory_order_relaxed) != 0;
     int r = rgc_collect_step(&tt_heap, 1 + (size_t)tt_below(rng, 16));
     atomic_fetch_add(&h_steps[level], 1);
     if (r == 0)

@@ -5,8 +5,8 @@
  * rgc_write into a root table (whose scan that collection has already done: only the colour the object
  * was born with keeps it). Each allocation is classified by the collector's phase and sweep position:
  *   mark          phase MARK: must be born MARK (black);
- *   sweep-before  phase SWEEP, HEAD block before h->sweep_pos: born HEAD (the sweeper has passed);
- *   sweep-after   phase SWEEP, at or after h->sweep_pos: born MARK (the sweeper has yet to pass it).
+ *   sweep-before  phase SWEEP, HEAD block before core_of(h)->sweep_pos: born HEAD (the sweeper has passed);
+ *   sweep-after   phase SWEEP, at or after core_of(h)->sweep_pos: born MARK (the sweeper has yet to pass it).
  * The table state is checked right after the allocation; after the collection ends the foreground
  * verifies every such object (canary, serial, rgc_size) and frees it. Small requests land in the holes
  * the sweep leaves behind it, large ones in the free space ahead of it, so both sweep cases occur.
@@ -61,7 +61,7 @@ static void handler(unsigned level, void *arg) {
     if (!tt_collection_below(&tt_heap, level))
         return;
     unsigned coll = tt_collector(&tt_heap) - 1u, t = level - 2u;
-    uint32_t id = atomic_load_explicit(&tt_heap.collections, memory_order_relaxed); /* the running one's */
+    uint32_t id = atomic_load_explicit(&core_of(&tt_heap)->collections, memory_order_relaxed); /* the running one's */
     if (id != last_collection[t]) {
         last_collection[t] = id;
         this_collection[t] = 0;

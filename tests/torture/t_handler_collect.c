@@ -118,7 +118,7 @@ static void storm_step(unsigned level) {
     uint64_t *rng = &rngs[level];
     struct tobj *volatile obj[HOLD];
     size_t size[HOLD];
-    uint32_t c0 = atomic_load_explicit(&tt_heap.collections, memory_order_relaxed);
+    uint32_t c0 = atomic_load_explicit(&core_of(&tt_heap)->collections, memory_order_relaxed);
     hold_alloc(obj, size, level, rng);
     unsigned passes = 1u + (unsigned)tt_below(rng, 4);
     for (unsigned p = 0; p < passes; p++) {
@@ -132,7 +132,7 @@ static void storm_step(unsigned level) {
     garbage(rng);
     hold_verify(obj, size, level, "handler_collect storm: a stack-held object was freed or damaged");
     atomic_fetch_add(&holds[level], 1);
-    if (atomic_load_explicit(&tt_heap.collections, memory_order_relaxed) != c0)
+    if (atomic_load_explicit(&core_of(&tt_heap)->collections, memory_order_relaxed) != c0)
         atomic_fetch_add(&holds_across[level], 1);
     hold_release(obj, rng);
 }

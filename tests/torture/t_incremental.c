@@ -63,7 +63,7 @@ static const size_t budgets[] = {1, 4, 16, 64, 256};
  * the exchange and the shade). rgc.h: such requests return RGC_BUSY. */
 static bool lower_level_in_call(unsigned level) {
     for (unsigned l = 0; l < level; l++)
-        if (atomic_load_explicit(&tt_heap.depth[l], memory_order_relaxed) != 0)
+        if (atomic_load_explicit(&core_of(&tt_heap)->depth[l], memory_order_relaxed) != 0)
             return true;
     return false;
 }

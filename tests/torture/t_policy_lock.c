@@ -14,7 +14,7 @@
  *   storm:   every level raised at random; levels 1-4 and the foreground allocate into their own
  *            table slots (never calling rgc_collect: collections are automatic only), sometimes
  *            holding rgc_lock while trying to allocate and collect; a handler that finds the heap
- *            locked by a level below must be refused too. Levels 5 and 6 sample h->collector at entry
+ *            locked by a level below must be refused too. Levels 5 and 6 sample core_of(h)->collector at entry
  *            (which level's collection they interrupted) and try to allocate (refused, misuse).
  *            Levels 2 and 4 must never be seen collecting.
  */
@@ -171,7 +171,7 @@ static void check_lock(void) {
 static _Atomic unsigned long nested_refused[LEVELS + 1], nested_wrong[LEVELS + 1];
 static void cmd_nested(unsigned level);
 static void cmd_nested(unsigned level) {
-    if (atomic_load(&tt_heap.lock_depth) > 0) {
+    if (atomic_load(&core_of(&tt_heap)->lock_depth) > 0) {
         void *p = rgc_alloc(&tt_heap, 64, 0);
         int rc = rgc_collect(&tt_heap);
         atomic_fetch_add(p == NULL && rc == RGC_LOCKED ? &nested_refused[level] : &nested_wrong[level], 1);
@@ -224,7 +224,7 @@ static _Atomic unsigned long seen_collector[LEVELS + 2], sys_attempts, sys_grant
 static void storm_ops(unsigned level) {
     uint64_t *rng = &rngs[level];
     /* a lower level holds the lock: we must be refused */
-    if (atomic_load(&tt_heap.lock_depth) > 0) {
+    if (atomic_load(&core_of(&tt_heap)->lock_depth) > 0) {
         void *p = rgc_alloc(&tt_heap, 32, 0);
         int rc = rgc_collect(&tt_heap);
         atomic_fetch_add(p == NULL && rc == RGC_LOCKED ? &below_locked[level] : &lock_wrong[level], 1);

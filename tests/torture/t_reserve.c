@@ -172,14 +172,14 @@ int tt_reserve(void) {
             /* between the phases: nothing held, then the reserve (start-up call: held off) */
             release_held();
             TT_CHECK(rgc_reserve(&tt_heap, 2, reserve_bytes) == RGC_OK, "rgc_reserve(2, %zu)", reserve_bytes);
-            region_lo = tt_heap.areas[0].nblocks - reserve_bytes / RGC_BLOCK_BYTES;
+            region_lo = core_of(&tt_heap)->areas[0].nblocks - reserve_bytes / RGC_BLOCK_BYTES;
             /* the flood's objects may sit in the region from phase A: collect them out of it */
             memset(ring, 0, sizeof ring);
             tt_collect_clean();
             tt_collect_clean();
             size_t used = 0;
-            for (size_t b = region_lo; b < tt_heap.areas[0].nblocks; b++) {
-                uint8_t byte = atomic_load(&tt_heap.areas[0].atb[ATB_INDEX(b)]);
+            for (size_t b = region_lo; b < core_of(&tt_heap)->areas[0].nblocks; b++) {
+                uint8_t byte = atomic_load(&core_of(&tt_heap)->areas[0].atb[ATB_INDEX(b)]);
                 used += ATB_GET(byte, b) != AT_FREE;
             }
             TT_CHECK(used == 0, "%zu blocks of the reserve region still used by phase A's garbage", used);

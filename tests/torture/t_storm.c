@@ -16,7 +16,7 @@
  * foreground collects too, and allocations collect automatically at levels 0 and 1 (RGC_AUTO_COLLECT).
  * The top level runs rgc_check at random instants (exact there) and must get RGC_OK; at the end no
  * misuse may have been counted (every object is freed once, by its one owner).
- * At handler entry h->collector is sampled: a collection running below the handler means the interrupt
+ * At handler entry core_of(h)->collector is sampled: a collection running below the handler means the interrupt
  * landed inside it (counted per phase).
  */
 #define _GNU_SOURCE

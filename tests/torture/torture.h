@@ -124,18 +124,18 @@ int tobj_verify_prefix(rgc_heap *h, const struct tobj *o, size_t bytes);
 
 /* ---- heap internals (read only) ---- */
 static inline unsigned tt_collector(rgc_heap *h) {
-    return atomic_load_explicit(&h->collector, memory_order_relaxed);
+    return atomic_load_explicit(&core_of(h)->collector, memory_order_relaxed);
 }
 static inline unsigned tt_phase(rgc_heap *h) {
     return atomic_load_explicit(&h->state, memory_order_relaxed) & PHASE_BITS;
 }
 static inline size_t tt_sweep_pos(rgc_heap *h) {
-    return atomic_load_explicit(&h->sweep_pos, memory_order_relaxed);
+    return atomic_load_explicit(&core_of(h)->sweep_pos, memory_order_relaxed);
 }
 /* Block index of an object start, or (size_t)-1. */
 static inline size_t tt_block(rgc_heap *h, const void *p) {
-    uintptr_t a = (uintptr_t)p, base = (uintptr_t)h->areas[0].pool;
-    if (a < base || a >= base + h->areas[0].nblocks * (uintptr_t)RGC_BLOCK_BYTES)
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)core_of(h)->areas[0].pool;
+    if (a < base || a >= base + core_of(h)->areas[0].nblocks * (uintptr_t)RGC_BLOCK_BYTES)
         return (size_t)-1;
     return (size_t)((a - base) / RGC_BLOCK_BYTES);
 }
@@ -144,7 +144,7 @@ static inline int tt_atb(rgc_heap *h, const void *p) {
     size_t b = tt_block(h, p);
     if (b == (size_t)-1)
         return -1;
-    uint8_t byte = atomic_load_explicit(&h->areas[0].atb[ATB_INDEX(b)], memory_order_relaxed);
+    uint8_t byte = atomic_load_explicit(&core_of(h)->areas[0].atb[ATB_INDEX(b)], memory_order_relaxed);
     return (int)ATB_GET(byte, b);
 }
 /* A collection is running at a level below `level` (suspended under the caller). */

@@ -374,9 +374,9 @@ int tt_heap_init(rgc_heap *h, unsigned char *mem, size_t bytes) {
 static unsigned areas_seen_max;
 
 void tt_areas_sample(rgc_heap *h) {
-    unsigned n = atomic_load(&h->nareas), used = 0;
+    unsigned n = atomic_load(&core_of(h)->nareas), used = 0;
     for (unsigned i = 0; i < n; i++) {
-        const struct rgc_area *a = &h->areas[i];
+        const struct rgc_area *a = &core_of(h)->areas[i];
         for (size_t k = 0; k < (a->nblocks + 3u) / 4u; k++) {
             if (atomic_load_explicit(&a->atb[k], memory_order_relaxed) != 0) {
                 used++;

@@ -1,10 +1,15 @@
 /* test_diag.c - rgc_get_stats (exact figures), rgc_dump (format, characters), rgc_check (detects
  * deliberate ATB corruption, never writes) and rgc_busy_depth.
  *
- * The only private access of the unit tests is here: raw ATB bytes through h->atb, to corrupt the table
- * on purpose. Encoding: 2 bits per block, block i in byte i/4 at bits (i%4)*2: FREE 0, HEAD 1, TAIL 2,
+ * Private access, to corrupt the heap on purpose: raw ATB bytes through the core's areas, and handle
+ * fields (test_handle_checks: the checks RGC_DEBUG builds make at every public call). Encoding: 2 bits per block, block i in byte i/4 at bits (i%4)*2: FREE 0, HEAD 1, TAIL 2,
  * MARK 3. */
 #include "rgc_test.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../src/rgc_core.h" /* white box: the handle's fields */
 
 #define HEAP_BYTES 16384
 #define MAXOBJ (HEAP_BYTES / RGC_BLOCK_BYTES + 1)
@@ -29,14 +34,14 @@ static void setup(size_t bytes)
 
 static unsigned atb_get(size_t i)
 {
-    return (atomic_load(&heap.areas[0].atb[i / 4]) >> ((i % 4) * 2)) & 3u;
+    return (atomic_load(&core_of(&heap)->areas[0].atb[i / 4]) >> ((i % 4) * 2)) & 3u;
 }
 
 static void atb_set(size_t i, unsigned v)
 {
-    unsigned b = atomic_load(&heap.areas[0].atb[i / 4]);
+    unsigned b = atomic_load(&core_of(&heap)->areas[0].atb[i / 4]);
     b = (b & ~(3u << ((i % 4) * 2))) | (v << ((i % 4) * 2));
-    atomic_store(&heap.areas[0].atb[i / 4], (uint8_t)b);
+    atomic_store(&core_of(&heap)->areas[0].atb[i / 4], (uint8_t)b);
 }
 
 /* Address of block 0, found by allocating one object in the (empty) heap and locating its HEAD. */
@@ -219,10 +224,10 @@ static void test_check_corruption(void)
     atb_set(5, A_TAIL);
     CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT);
     for (size_t i = 0; i < atb_bytes; i++)
-        before[i] = atomic_load(&heap.areas[0].atb[i]);
+        before[i] = atomic_load(&core_of(&heap)->areas[0].atb[i]);
     (void)rgc_check(&heap);
     for (size_t i = 0; i < atb_bytes; i++)
-        after[i] = atomic_load(&heap.areas[0].atb[i]);
+        after[i] = atomic_load(&core_of(&heap)->areas[0].atb[i]);
     CHECK(memcmp(before, after, atb_bytes) == 0); /* never writes */
     rgc_stats s = rgct_stats(&heap);
     CHECK(s.used_bytes <= s.total_bytes && s.free_bytes <= s.total_bytes);
@@ -253,14 +258,14 @@ static void test_check_corruption(void)
     atb_set(20, A_HEAD);
     atb_set(21, A_TAIL);
     atb_set(22, A_TAIL);
-    atomic_fetch_sub(&heap.free_blocks, 3); /* as a real allocation would have counted it */
+    atomic_fetch_sub(&core_of(&heap)->free_blocks, 3); /* as a real allocation would have counted it */
     /* I13: a HEAD at or above the heads' high-water mark (a sweep would never reach it) */
     CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT);
-    atomic_store(&heap.heads_end, 21); /* ... raised as a real allocation raises it */
+    atomic_store(&core_of(&heap)->heads_end, 21); /* ... raised as a real allocation raises it */
     CHECK_HEAP(&heap);
-    atomic_fetch_add(&heap.free_blocks, 3);
+    atomic_fetch_add(&core_of(&heap)->free_blocks, 3);
     CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT); /* the free-block count no longer matches the table */
-    atomic_fetch_sub(&heap.free_blocks, 3);
+    atomic_fetch_sub(&core_of(&heap)->free_blocks, 3);
     CHECK_HEAP(&heap);
     s = rgct_stats(&heap);
     CHECK_EQ(s.objects, 1);
@@ -383,11 +388,43 @@ static void test_busy_depth(void)
     CHECK_HEAP(&heap);
 }
 
+/* The handle's invariants (rgc_core_sane) are checked by rgc_check always, and in RGC_DEBUG builds at
+ * the start and on every return of each public function: a corrupted handle stops the program at the
+ * next call (a trap, as o1heap's asserts), in a child process here. */
+static void test_handle_checks(void)
+{
+    CHECK_EQ(rgc_init(&heap, region, sizeof region), RGC_OK);
+    rgc_core *c = core_of(&heap);
+    size_t end = atomic_load(&c->end);
+    atomic_store(&c->heads_end, end + 1); /* I13: no head can lie at or above end */
+    CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT);
+    atomic_store(&c->heads_end, 0);
+    CHECK_HEAP(&heap);
+    atomic_store(&c->depth[3], RGC_MAX_NEST + 1);
+    CHECK_EQ(rgc_check(&heap), RGC_ECORRUPT);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *p = rgc_alloc(&heap, 16, 0); /* RGC_DEBUG: traps at the entry check */
+        _exit(p != NULL ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+#if RGC_DEBUG
+    CHECK(WIFSIGNALED(status)); /* __builtin_trap */
+#else
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* no checks in the calls without RGC_DEBUG */
+#endif
+    atomic_store(&c->depth[3], 0);
+    CHECK_HEAP(&heap);
+}
+
 int main(void)
 {
     RGCT_RUN(test_stats_and_dump);
     RGCT_RUN(test_dump_lines);
     RGCT_RUN(test_check_corruption);
     RGCT_RUN(test_busy_depth);
+    RGCT_RUN(test_handle_checks);
     return rgct_summary("test_diag");
 }

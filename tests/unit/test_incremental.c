@@ -50,8 +50,8 @@ static unsigned phase(void) {
 
 /* Table state of object i's first block (AT_FREE/HEAD/TAIL/MARK). */
 static RGCT_NOINLINE int st(int i) {
-    size_t b = block_of_start(&heap, track[i]);
-    return b == RGC_NONE ? -1 : (int)atb_state(&heap, b);
+    size_t b = block_of_start(core_of(&heap), track[i]);
+    return b == RGC_NONE ? -1 : (int)atb_state(core_of(&heap), b);
 }
 
 /* A new object of `bytes` (>= 4 words) in track[]; rooted in groots[root] when root >= 0. -1: NULL. */
@@ -188,7 +188,7 @@ static void test_step_semantics(void) {
         CHECK(obj_new(4 * sizeof(void *), -1) >= 0);
     int end = ntrack;
     /* the sweep passes the blocks below the heads' high-water mark (I13), not the whole pool */
-    size_t live_blocks = 300 + 30 * 8, blocks = atomic_load(&heap.heads_end);
+    size_t live_blocks = 300 + 30 * 8, blocks = atomic_load(&core_of(&heap)->heads_end);
     CHECK(blocks > live_blocks && blocks < pool_blocks());
     rgc_stats s0 = rgct_stats(&heap);
 

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "rgc_test.h"
+#include "../../src/rgc_core.h" /* white box: the handle's fields */
 
 #include "rgc_port.h"
 #include "rgc_sim.h"
@@ -111,11 +112,11 @@ static void *alloc_at(unsigned level, size_t bytes) {
 }
 
 static size_t block_of(const void *p) {
-    return (size_t)((const unsigned char *)p - heap.areas[0].pool) / RGCT_BB;
+    return (size_t)((const unsigned char *)p - core_of(&heap)->areas[0].pool) / RGCT_BB;
 }
 
 static size_t nblocks(void) {
-    return heap.areas[0].nblocks;
+    return core_of(&heap)->areas[0].nblocks;
 }
 
 static size_t blocks_for(size_t bytes) {
