@@ -282,8 +282,8 @@ struct rgc_heap {
 };
 
 /* The collection phase lives in the low two bits of h->state; 1 is marking (checked in the core).
- * Always inlined: at -Os gcc called it out of line at every barrier (8 % more instructions in
- * MicroPython's generator benchmark). */
+ * Always inlined: at -Os gcc called it out of line at every barrier (measurably more instructions
+ * in MicroPython's generator benchmark). */
 RGC_ALWAYS_INLINE bool rgc_marking(rgc_heap *h) {
     return (atomic_load_explicit(&h->state, memory_order_relaxed) & 3u) == 1u;
 }

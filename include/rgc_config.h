@@ -98,8 +98,8 @@
 
 /* 1: the smallest library (the compiler decides what to inline; slower one-block paths at -Os).
  * Default 1 on ARMv6-M (Cortex-M0/M0+), whose table updates are calls to the port's masked helpers
- * anyway: inlining the wrappers there only copies the calls (+25% .text, and slower under QEMU's
- * interrupt storm); 0 elsewhere. */
+ * anyway: inlining the wrappers there only copies the calls (a quarter more .text, and slower under
+ * QEMU's interrupt storm; bench/results/mcu.md); 0 elsewhere. */
 #ifndef RGC_SMALL
 #if defined(__ARM_ARCH_6M__)
 #define RGC_SMALL 1

@@ -159,9 +159,8 @@ static void drain_mark_stack(rgc_core *h) {
  * is released while marking, so the object's extent read here stays its own. */
 static size_t scan_object_from(rgc_core *h, size_t b, size_t budget) {
     const struct rgc_area *a = area_of(h, b);
-    size_t end = area_end(a), e = b + 1u;
-    while (e < end && e - b < budget && atb_state_in(a, e) == AT_TAIL)
-        e++;
+    size_t end = area_end(a), most = budget > 1u ? budget : 1u; /* the HEAD at least */
+    size_t e = tail_run_end(a, b + 1u, most < end - b ? b + most : end);
     if (e < end && e - b == budget && atb_state_in(a, e) == AT_TAIL)
         mark_push(h, e); /* continuation: a TAIL of the same object */
     scan_words(h, (void *const *)(void *)block_addr_in(a, b), (e - b) * RGC_WORDS_PER_BLOCK);
@@ -277,9 +276,8 @@ static size_t release_garbage(rgc_core *h, const rgc_ctx *c, size_t b, size_t ch
     }
 #endif
     const struct rgc_area *a = area_of(h, b);
-    size_t e = b + 1u, end = area_end(a);
-    while (e < end && e - b < chunk && atb_state_in(a, e) == AT_TAIL)
-        e++;
+    size_t end = area_end(a), most = chunk > 1u ? chunk : 1u; /* the HEAD at least */
+    size_t e = tail_run_end(a, b + 1u, most < end - b ? b + most : end);
     bool split = false;
     if (e < end && e - b == chunk) {
         heads_end_raise(h, e); /* the rest's new HEAD: the sweep must reach it */

@@ -15,8 +15,8 @@
  * First-fit searches of 2 blocks or more start at their size class's hint (fit_class: 2, 3-4, 5-8,
  * 9-16, 17-32, 33+ blocks): no run of the class's least size starts below it. A search moves it to the
  * first such run it met; a release lowers it to the lowest block a run through the released blocks
- * could start at. Placement stays first fit; small heaps read 30-35% fewer table bytes (A2: 219 -> 155
- * per allocation at 64 KiB). The free map lets a search skip a full group of 64 blocks by reading one
+ * could start at. Placement stays first fit; small heaps read about a third fewer table bytes (A2 at
+ * 64 KiB; bench/results). The free map lets a search skip a full group of 64 blocks by reading one
  * bit, and 2048 blocks by one word; within a group it reads table bytes, four blocks each.
  *
  * Worst case: a request that fits nowhere reads every table byte of the non-full groups once.

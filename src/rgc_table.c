@@ -32,21 +32,15 @@ size_t rgc_block_of_addr_slow(rgc_core *h, uintptr_t w, size_t *offset) {
 }
 
 
-/* Bits covering blocks [from, to) within table byte ATB_INDEX(from); to <= next byte boundary. */
+/* Bits covering blocks [from, to) within table byte ATB_INDEX(from); from < to <= next byte boundary.
+ * Constant time: (to - from) bit pairs from from's pair on. */
 static uint8_t byte_mask(size_t from, size_t to) {
-    uint8_t m = 0;
-    for (size_t b = from; b < to; b++)
-        m = (uint8_t)(m | ATB_BITS(3u, b));
-    return m;
+    return (uint8_t)(((1u << (2u * (unsigned)(to - from))) - 1u) << ATB_SHIFT(from));
 }
+/* The same blocks as TAILs (bit pairs 10). */
 static uint8_t byte_tails(size_t from, size_t to) {
-    uint8_t m = 0;
-    for (size_t b = from; b < to; b++)
-        m = (uint8_t)(m | ATB_BITS(AT_TAIL, b));
-    return m;
+    return (uint8_t)(byte_mask(from, to) & 0xAAu);
 }
-
-
 
 static void release_tails_raw(rgc_core *h, size_t from, size_t to) {
     if (from >= to)

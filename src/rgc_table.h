@@ -106,15 +106,27 @@ RGC_HOT size_t block_of_start(rgc_core *h, const void *p) {
     return b != RGC_NONE && off == 0 ? b : RGC_NONE;
 }
 
+/* The first block at or after b that is not a TAIL, or limit if all of [b, limit) are (limit <= the
+ * area's end). A table byte per step, as py/gc.c's sweep reads them: its TAIL blocks are the bit pairs
+ * 10; a sentinel bit past the byte ends the count there. */
+RGC_HOT size_t tail_run_end(const struct rgc_area *a, size_t b, size_t limit) {
+    while (b < limit) {
+        unsigned byte = u8_load(atb_byte(a, b));
+        unsigned not_tail = ((~((byte >> 1) & ~byte) & 0x55u) | 0x100u) >> ATB_SHIFT(b);
+        size_t run = (size_t)__builtin_ctz(not_tail) / 2u; /* TAILs from b within this byte */
+        b += run;
+        if ((b & 3u) != 0 || run == 0) /* a block of this byte is no TAIL */
+            break;
+    }
+    return b < limit ? b : limit;
+}
+
 /* Number of blocks of the object whose HEAD is b (HEAD plus the TAILs that follow). */
 RGC_HOT size_t rgc_atb_run_length(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     if (a == NULL)
         return 0;
-    size_t e = b + 1, end = area_end(a);
-    while (e < end && atb_state_in(a, e) == AT_TAIL)
-        e++;
-    return e - b;
+    return tail_run_end(a, b + 1u, area_end(a)) - b;
 }
 /* Claim [s, s+n) (inside one area) for the calling context: HEAD (as head_state) first, then the
  * TAILs one table byte at a time. On conflict everything claimed is released again and false is

@@ -770,6 +770,14 @@ static void op_alloc(octx *c)
     if (expect == 1 && pure)
         fail("rgc_alloc(%zu, 0x%x) at level %u is bad input but returned %p", n, flags, l, (void *)p);
     size_t nb = (n + B - 1) / B;
+    /* An interrupt between the call's last step (its context left: nothing is in progress) and its
+     * return may free the new object through a stale pointer to the same block - a program's bug
+     * (the ABA of a stale pointer), which rgc cannot tell from a free of a live object. */
+    if (fired && hit_since(p, seq) && rgc_size(&g_heap, p) == 0) {
+        LOG("  (freed by a stale free from an interrupt after the call's context ended: left untracked)");
+        g_fin_exact = false;
+        return;
+    }
     check_new(p, nb, 0, "rgc_alloc");
     if (inflight(p)) { /* an outer op's target address: the outer op will act on it */
         LOG("  (address in flight below: left untracked)");
