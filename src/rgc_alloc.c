@@ -216,8 +216,16 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
         return NULL;
     _Atomic uint8_t *p = atb_byte(a, s);
     uint8_t cur = u8_load(p);
-    if (ATB_GET(cur, s) != AT_FREE)
-        return NULL;
+    if (ATB_GET(cur, s) != AT_FREE) {
+        /* The hint's block is taken: a free block later in the same table byte will do (a heap of
+         * small objects with holes between them: py/gc.c reads the same byte). */
+        unsigned free_pairs = ~((unsigned)cur | ((unsigned)cur >> 1)) & 0x55u & (0xFFu << ATB_SHIFT(s));
+        if (free_pairs == 0)
+            return NULL;
+        s = (s & ~(size_t)3u) + (size_t)__builtin_ctz(free_pairs) / 2u;
+        if (s >= a->nblocks || s >= level_limit(h, 0))
+            return NULL;
+    }
     /* rgc_ctx_enter, with the slot's new value stored at once instead of 0 (the collector reads every
      * slot, rgc_ctx_object_busy only those below depth: either way it names our claim) */
     ctx_publish(h, &c, s, SLOT_CLAIM);

@@ -96,7 +96,7 @@ static void mark_block(rgc_core *h, size_t b) {
 }
 
 static void drain_mark_stack(rgc_core *h);
-static size_t scan_object_from(rgc_core *h, size_t b, size_t budget);
+RGC_HOT size_t scan_object_from(rgc_core *h, size_t b, size_t budget);
 
 /* Conservative scan: any word that refers to an object marks it. Reads stacks (ASan redzones) and
  * words other contexts may be storing to (hence the relaxed atomic loads). Most words are no pointer
@@ -157,7 +157,7 @@ static void drain_mark_stack(rgc_core *h) {
 /* Scan the object blocks from b (its HEAD, or a TAIL where an earlier step stopped) on, at most
  * `budget` blocks, in one scan_words call; pushes the rest back. Returns the blocks scanned. Nothing
  * is released while marking, so the object's extent read here stays its own. */
-static size_t scan_object_from(rgc_core *h, size_t b, size_t budget) {
+RGC_HOT size_t scan_object_from(rgc_core *h, size_t b, size_t budget) {
     const struct rgc_area *a = area_of(h, b);
     size_t end = area_end(a), most = budget > 1u ? budget : 1u; /* the HEAD at least */
     size_t e = tail_run_end(a, b + 1u, most < end - b ? b + most : end);
