@@ -96,7 +96,7 @@ static void mark_block(rgc_core *h, size_t b) {
 }
 
 static void drain_mark_stack(rgc_core *h);
-RGC_HOT size_t scan_object_from(rgc_core *h, size_t b, size_t budget);
+static size_t trace_stack(rgc_core *h, size_t budget);
 
 /* Conservative scan: any word that refers to an object marks it. Reads stacks (ASan redzones) and
  * words other contexts may be storing to (hence the relaxed atomic loads). Most words are no pointer
@@ -146,25 +146,54 @@ RGC_NO_ASAN static void scan_words(rgc_core *h, void *const *words, size_t nword
  * root first would overflow a small stack on a few dozen roots, and an overflow costs a rescan of
  * every marked object. (Steps push and return: the work is theirs to pace.) */
 static void drain_mark_stack(rgc_core *h) {
-    h->drain_roots = false; /* scan_object_from scans words too: no recursion */
-    while (h->mark_sp > 0) {
-        size_t b = h->mark_stack[--h->mark_sp];
-        (void)scan_object_from(h, b, RGC_NONE);
-    }
+    h->drain_roots = false;
+    (void)trace_stack(h, RGC_NONE);
     h->drain_roots = true;
 }
 
-/* Scan the object blocks from b (its HEAD, or a TAIL where an earlier step stopped) on, at most
- * `budget` blocks, in one scan_words call; pushes the rest back. Returns the blocks scanned. Nothing
- * is released while marking, so the object's extent read here stays its own. */
-RGC_HOT size_t scan_object_from(rgc_core *h, size_t b, size_t budget) {
-    const struct rgc_area *a = area_of(h, b);
-    size_t end = area_end(a), most = budget > 1u ? budget : 1u; /* the HEAD at least */
-    size_t e = tail_run_end(a, b + 1u, most < end - b ? b + most : end);
-    if (e < end && e - b == budget && atb_state_in(a, e) == AT_TAIL)
-        mark_push(h, e); /* continuation: a TAIL of the same object */
-    scan_words(h, (void *const *)(void *)block_addr_in(a, b), (e - b) * RGC_WORDS_PER_BLOCK);
-    return e - b;
+/* HEAD -> MARK of area 0's block b (the common heap: no area lookup), inline in the tracing loop. */
+RGC_HOT bool mark_in_area0(rgc_core *h, const struct rgc_area *a0, size_t b) {
+    _Atomic uint8_t *p = &a0->atb[ATB_INDEX(b)];
+    uint8_t cur = u8_load(p);
+    while (ATB_GET(cur, b) == AT_HEAD)
+        if (u8_cas(h, p, &cur, (uint8_t)(cur | ATB_BITS(AT_MARK, b))))
+            return true;
+    return false;
+}
+
+/* Trace: pop objects off the mark stack and scan them until it is empty or `budget` blocks were
+ * scanned - an object at most the budget left (at least its HEAD; a longer one's rest goes back on
+ * the stack as its next TAIL). The loop of every marking, shaped as py/gc.c's gc_mark_subtree: one
+ * function, the pool's bounds in registers, the HEAD -> MARK update inline. Nothing is released
+ * while marking, so the extent read here stays the object's. Returns the blocks scanned. */
+RGC_NO_ASAN static size_t trace_stack(rgc_core *h, size_t budget) {
+    const struct rgc_area *a0 = &h->areas[0];
+    const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)a0->nblocks * RGC_BS;
+    const bool more_areas = heap_areas(h) > 1u;
+    size_t work = 0;
+    while (h->mark_sp > 0 && work < budget) {
+        size_t b = h->mark_stack[--h->mark_sp];
+        const struct rgc_area *a = area_of(h, b);
+        size_t end = area_end(a), most = budget - work;
+        size_t e = tail_run_end(a, b + 1u, most < end - b ? b + most : end);
+        if (e < end && e - b == most && atb_state_in(a, e) == AT_TAIL)
+            mark_push(h, e); /* continuation: a TAIL of the same object */
+        work += e - b;
+        void *const *words = (void *const *)(void *)block_addr_in(a, b);
+        const size_t nwords = (e - b) * RGC_WORDS_PER_BLOCK;
+        if (more_areas || RGC_INTERIOR_POINTERS) {
+            scan_words(h, words, nwords);
+            continue;
+        }
+        /* One area: a word that is no block address of it costs a load, a subtract, a compare. */
+        const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)words, *w_end = w + nwords;
+        for (; w < w_end; w++) {
+            uintptr_t off = atomic_load_explicit(w, memory_order_relaxed) - pool;
+            if (off < bytes && (off & (RGC_BS - 1u)) == 0 && mark_in_area0(h, a0, (size_t)(off / RGC_BS)))
+                mark_push(h, (size_t)(off / RGC_BS));
+        }
+    }
+    return work;
 }
 
 /* Objects other contexts are in the middle of claiming, freeing or resizing (I7, docs/design.md 4). */
@@ -567,8 +596,7 @@ static bool advance(rgc_core *h, const rgc_ctx *c, size_t budget) {
             continue;
         }
         if (h->mark_sp > 0) {
-            size_t b = h->mark_stack[--h->mark_sp];
-            work += scan_object_from(h, b, budget == RGC_NONE ? RGC_NONE : budget - work);
+            work += trace_stack(h, budget == RGC_NONE ? RGC_NONE : budget - work);
             continue;
         }
         if (h->rescan_pos != RGC_NONE) {
