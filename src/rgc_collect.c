@@ -521,13 +521,21 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                     /* Some HEAD: garbage to release (live blocks alone took one update for the byte,
                      * above), in one update too when it is all one-block objects, else block by block. */
                     released = sweep_byte_at_once(h, a, pos, p);
-                    size_t byte_end = next < area_end(a) ? next : area_end(a), budget = chunk - spent;
-                    for (size_t b = pos; released == 0 && b < byte_end; b++) { /* block by block */
-                        for (; b < byte_end; b++) {
+                    if (released == 0) {
+                        /* The byte's HEADs one by one (garbage: released; a TAIL or FREE block needs
+                         * nothing), then its MARKs - and any object born MARK meanwhile - in one update. */
+                        size_t byte_end = next < area_end(a) ? next : area_end(a), budget = chunk - spent;
+                        uint8_t cur = u8_load(p);
+                        unsigned heads = (unsigned)(cur & ~(cur >> 1) & 0x55u);
+                        for (; heads != 0; heads &= heads - 1u) {
+                            size_t b = pos + (size_t)__builtin_ctz(heads) / 2u;
+                            if (b >= byte_end)
+                                break;
                             size_t r = sweep_block(h, c, b, budget);
                             released += r;
                             budget = budget > r ? budget - r : 1u;
                         }
+                        (void)unmark_whole_byte(h, p, true);
                     }
                 }
                 if ((u8_load(p) & 0x55u) != 0) /* a live object (or one born since) stays here */
