@@ -248,6 +248,12 @@ struct rgc_stats {
  * the caller mutates the heap, otherwise a consistent-enough view (never negative, never > total). */
 void rgc_get_stats(rgc_heap *h, rgc_stats *out);
 
+/* rgc_get_stats without reading the tables: constant time, for a runtime that polls the counters often
+ * (MicroPython's gc.collect() return value). Fills the cumulative counters (collections ...
+ * verify_reports, searches), blocks, areas and total_bytes; the figures that take a pass over the
+ * tables (used, free, largest, objects and the object counts by size) are 0. */
+void rgc_get_counters(rgc_heap *h, rgc_stats *out);
+
 /* > 0 while the calling context is inside an rgc call on h (e.g. a finaliser): a runtime must defer
  * asynchronous aborts (longjmp out of a handler) until it reads 0. */
 unsigned rgc_busy_depth(rgc_heap *h);

@@ -6,12 +6,38 @@ __attribute__((weak)) uint32_t rgc_port_cycles(void) {
     return 0;
 }
 
-void rgc_get_stats(rgc_heap *heap, rgc_stats *out) {
+void rgc_get_counters(rgc_heap *heap, rgc_stats *out) {
     rgc_core *h = core_of(heap);
     if (out == NULL)
         return;
     __builtin_memset(out, 0, sizeof *out);
     if (!heap_ok(h))
+        return;
+    unsigned n = heap_areas(h);
+    size_t nblocks = 0;
+    for (unsigned i = 0; i < n; i++)
+        nblocks += h->areas[i].nblocks;
+    out->blocks = nblocks;
+    out->areas = n;
+    out->total_bytes = nblocks * RGC_BS;
+    out->collections = u32_load(&h->collections);
+    out->busy_collections = u32_load(&h->busy_collections);
+    out->failed_allocs = u32_load(&h->failed_allocs);
+    out->misuse = u32_load(&h->misuse);
+    out->claim_retries = u32_load(&h->claim_retries);
+    out->deferred_frees = u32_load(&h->deferred_frees);
+    out->longest_masked = u32_load(&h->longest_masked);
+    out->collect_steps = u32_load(&h->collect_steps);
+    out->collected_objects = u32_load(&h->collected_objects);
+    out->verify_reports = u32_load(&h->verify_reports);
+    out->searches = h->searches;
+    out->search_bytes = h->search_bytes;
+}
+
+void rgc_get_stats(rgc_heap *heap, rgc_stats *out) {
+    rgc_core *h = core_of(heap);
+    rgc_get_counters(heap, out);
+    if (out == NULL || !heap_ok(h))
         return;
     size_t used = 0, objects = 0, longest = 0, ones = 0, twos = 0, largest = 0, nblocks = 0;
     unsigned n = heap_areas(h);
@@ -45,7 +71,7 @@ void rgc_get_stats(rgc_heap *heap, rgc_stats *out) {
         twos += obj == 2u;
         largest = obj > largest ? obj : largest;
     }
-    out->blocks = nblocks;
+    out->blocks = nblocks; /* the areas this walk saw (one may have been added since the counters) */
     out->areas = n;
     out->total_bytes = nblocks * RGC_BS;
     out->used_bytes = used * RGC_BS;
@@ -55,18 +81,6 @@ void rgc_get_stats(rgc_heap *heap, rgc_stats *out) {
     out->one_block_objects = ones;
     out->two_block_objects = twos;
     out->largest_object_bytes = largest * RGC_BS;
-    out->collections = u32_load(&h->collections);
-    out->busy_collections = u32_load(&h->busy_collections);
-    out->failed_allocs = u32_load(&h->failed_allocs);
-    out->misuse = u32_load(&h->misuse);
-    out->claim_retries = u32_load(&h->claim_retries);
-    out->deferred_frees = u32_load(&h->deferred_frees);
-    out->longest_masked = u32_load(&h->longest_masked);
-    out->collect_steps = u32_load(&h->collect_steps);
-    out->collected_objects = u32_load(&h->collected_objects);
-    out->verify_reports = u32_load(&h->verify_reports);
-    out->searches = h->searches;
-    out->search_bytes = h->search_bytes;
 }
 
 static bool area_ok(const rgc_core *h, unsigned i) {

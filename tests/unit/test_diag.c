@@ -419,6 +419,31 @@ static void test_handle_checks(void)
     CHECK_HEAP(&heap);
 }
 
+/* rgc_get_counters: the counters and totals of rgc_get_stats without the table pass (table figures 0). */
+static void test_counters(void)
+{
+    CHECK_EQ(rgc_init(&heap, region, sizeof region), RGC_OK);
+    void *p = rgc_alloc(&heap, 3 * RGC_BLOCK_BYTES, 0);
+    CHECK(p != NULL);
+    rgc_free(&heap, (char *)p + 1); /* misuse */
+    rgct_collect(&heap);
+    rgc_stats full = rgct_stats(&heap), c;
+    rgc_get_counters(&heap, &c);
+    CHECK_EQ(c.collections, full.collections);
+    CHECK_EQ(c.misuse, full.misuse);
+    CHECK_EQ(c.misuse, 1);
+    CHECK_EQ(c.collected_objects, full.collected_objects);
+    CHECK_EQ(c.blocks, full.blocks);
+    CHECK_EQ(c.total_bytes, full.total_bytes);
+    CHECK_EQ(c.areas, 1);
+    CHECK_EQ(c.used_bytes, 0);
+    CHECK_EQ(c.objects, 0);
+    rgc_get_counters(NULL, &c);
+    CHECK_EQ(c.total_bytes, 0);
+    rgc_get_counters(&heap, NULL); /* ignored */
+    CHECK_HEAP(&heap);
+}
+
 int main(void)
 {
     RGCT_RUN(test_stats_and_dump);
@@ -426,5 +451,6 @@ int main(void)
     RGCT_RUN(test_check_corruption);
     RGCT_RUN(test_busy_depth);
     RGCT_RUN(test_handle_checks);
+    RGCT_RUN(test_counters);
     return rgct_summary("test_diag");
 }
