@@ -300,9 +300,9 @@ static bool free_block_fast(rgc_core *h, size_t b) {
     bool fast = (state == AT_HEAD || state == AT_MARK) && phase_of(h) != PHASE_MARK &&
                 (b + 1u >= a->nblocks || atb_state_in(a, b + 1u) != AT_TAIL) &&
                 !rgc_ctx_object_busy(h, &c, b);
-    if (fast) {
-        ftb_clear(h, b);
-        rgc_atb_release_block(h, b);
+    if (fast) { /* area 0's block: no area lookups below */
+        ftb_clear_in(h, a, b);
+        rgc_atb_release_block_in(h, a, b);
         ctx_unpublish(h, &c);
     }
     ctx_leave(h, &c);

@@ -202,8 +202,7 @@ RGC_HOT void ftb_set(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
     (void)u8_or(h, &a->ftb[FTB_INDEX(b - a->first)], FTB_BIT(b));
 }
-RGC_HOT void ftb_clear(rgc_core *h, size_t b) {
-    const struct rgc_area *a = area_of(h, b);
+RGC_HOT void ftb_clear_in(rgc_core *h, const struct rgc_area *a, size_t b) {
     _Atomic uint8_t *p = &a->ftb[FTB_INDEX(b - a->first)];
     if (u8_load(p) & FTB_BIT(b)) /* only the owner sets or clears its bit: no window when clear */
         (void)u8_and(h, p, (uint8_t)~FTB_BIT(b));
@@ -211,8 +210,11 @@ RGC_HOT void ftb_clear(rgc_core *h, size_t b) {
 #else
 RGC_HOT bool ftb_get(rgc_core *h, size_t b) { (void)h; (void)b; return false; }
 RGC_HOT void ftb_set(rgc_core *h, size_t b) { (void)h; (void)b; }
-RGC_HOT void ftb_clear(rgc_core *h, size_t b) { (void)h; (void)b; }
+RGC_HOT void ftb_clear_in(rgc_core *h, const struct rgc_area *a, size_t b) { (void)h; (void)a; (void)b; }
 #endif
+RGC_HOT void ftb_clear(rgc_core *h, size_t b) {
+    ftb_clear_in(h, area_of(h, b), b);
+}
 
 /* The free-block counter never undercounts: releases add before releasing, claims subtract after
  * claiming, so at every instant it is at least the number of FREE blocks (found by the preemption
@@ -224,12 +226,14 @@ RGC_HOT void atb_count_free(rgc_core *h, size_t claimed, size_t released) {
 }
 
 /* Release the one block (a HEAD or the last block left of an object) b: free map and hints after. */
-RGC_HOT void atb_release_head_raw(rgc_core *h, size_t b) {
-    const struct rgc_area *a = area_of(h, b);
+RGC_HOT void atb_release_head_raw_in(rgc_core *h, const struct rgc_area *a, size_t b) {
     RGC_POISON(block_addr_in(a, b), RGC_BS);
     (void)u8_and(h, atb_byte(a, b), (uint8_t)~ATB_BITS(3u, b));
     map_set(h, a, (b - a->first) >> 6);
     rgc_hint_lower(h, b);
+}
+RGC_HOT void atb_release_head_raw(rgc_core *h, size_t b) {
+    atb_release_head_raw_in(h, area_of(h, b), b);
 }
 
 /* Claim the one-block object s (FREE -> head_state); false if s was not FREE. */
@@ -241,9 +245,12 @@ RGC_HOT bool rgc_atb_claim_block(rgc_core *h, size_t s, unsigned head_state) {
 }
 
 /* Release the one-block object at HEAD b. */
-RGC_HOT void rgc_atb_release_block(rgc_core *h, size_t b) {
+RGC_HOT void rgc_atb_release_block_in(rgc_core *h, const struct rgc_area *a, size_t b) {
     atb_count_free(h, 0, 1u);
-    atb_release_head_raw(h, b);
+    atb_release_head_raw_in(h, a, b);
+}
+RGC_HOT void rgc_atb_release_block(rgc_core *h, size_t b) {
+    rgc_atb_release_block_in(h, area_of(h, b), b);
 }
 
 /* The heads' high-water mark (I13, docs/design.md): every HEAD and MARK block lies below h->heads_end,
