@@ -525,15 +525,21 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                         /* The byte's HEADs one by one (garbage: released; a TAIL or FREE block needs
                          * nothing), then its MARKs - and any object born MARK meanwhile - in one update. */
                         size_t byte_end = next < area_end(a) ? next : area_end(a), budget = chunk - spent;
-                        uint8_t cur = u8_load(p);
-                        unsigned heads = (unsigned)(cur & ~(cur >> 1) & 0x55u);
-                        for (; heads != 0; heads &= heads - 1u) {
-                            size_t b = pos + (size_t)__builtin_ctz(heads) / 2u;
-                            if (b >= byte_end)
+                        /* Blocks [pos, pos + k) are done: each block is looked at once, in order, as
+                         * block by block; the table is read again for each (a release split at the
+                         * budget leaves the rest's new HEAD further on in this byte, garbage too). */
+                        for (unsigned k = 0; pos + k < byte_end;) {
+                            uint8_t cur = u8_load(p);
+                            unsigned heads = (unsigned)(cur & ~(cur >> 1) & 0x55u) >> (2u * k);
+                            if (heads == 0)
                                 break;
-                            size_t r = sweep_block(h, c, b, budget);
+                            k += (unsigned)__builtin_ctz(heads) / 2u;
+                            if (pos + k >= byte_end)
+                                break;
+                            size_t r = sweep_block(h, c, pos + k, budget);
                             released += r;
                             budget = budget > r ? budget - r : 1u;
+                            k++;
                         }
                         (void)unmark_whole_byte(h, p, true);
                     }
