@@ -115,6 +115,58 @@ for cpu in cortex-m3 cortex-m0; do
   size[$cpu.mpport]=$(text_of "$d"/mpport/*.o)
 done
 
+# ---- what a firmware links for MicroPython's core GC API (bench/mcu/link_api.c), -Os, --gc-sections:
+# the allocator's input sections kept in the link, summed from the link map (text+rodata, data, bss)
+hexsum_awk='function hex(s,   i, c, v) { v = 0; s = tolower(substr(s, 3)); for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)) - 1; v = v * 16 + c } return v }'
+linked_of() { # MAP DIR -> "text data bss" of the input sections that DIR's objects put in the link
+  awk -v dir="$2/" "$hexsum_awk"'
+    /^Linker script and memory map/ {on = 1; next}
+    !on {next}
+    /^ [.][^ ]+$/ {sec = $1; next}
+    /^ [.][^ ]+ +0x/ {sec = $1; addr = $2; size = $3; file = $4}
+    /^ +0x[0-9a-f]+ +0x[0-9a-f]+ +[^ ]/ {if (sec != "") {size = $2; file = $3}}
+    sec != "" && file != "" {
+      if (index(file, dir) == 1) {
+        n = hex(size)
+        if (sec ~ /^[.](text|rodata)/) t += n; else if (sec ~ /^[.]data/) d += n; else if (sec ~ /^[.]bss|COMMON/) b += n
+      }
+      sec = ""; file = ""
+    }
+    END {printf "%d %d %d\n", t, d, b}' "$1"
+}
+declare -A linked
+profiles=(default small limits)
+declare -A profile_flags=([default]="" [small]="-DRGC_SMALL=1"
+  [limits]="-DRGC_SMALL=1 -DRGC_MAX_AREAS=1 -DRGC_MAX_LEVELS=4 -DRGC_MAX_NEST=4 -DRGC_MAX_ROOTS=4 -DRGC_MARK_STACK_DEPTH=32")
+declare -A profile_what=([default]="rgc, default options" [small]="rgc, RGC_SMALL=1"
+  [limits]="rgc, RGC_SMALL=1, 1 area, 4 levels x 4 nested calls, 4 root ranges, mark stack 32")
+link_api() { # CPU NAME DIR: link DIR/alloc/*.o with DIR/link_api.o into DIR/api.elf, record the allocator's share
+  local cpu="$1" name="$2" d="$3"
+  arm-none-eabi-gcc -mcpu="$cpu" -mthumb -nostartfiles -Wl,--gc-sections -Wl,-e,link_entry -Wl,-Map,"$d/api.map" \
+    "$d"/alloc/*.o "$d/link_api.o" -o "$d/api.elf" --specs=nano.specs -lc -lgcc
+  linked[$cpu.$name]="$(linked_of "$d/api.map" "$d/alloc")"
+}
+for cpu in cortex-m3 cortex-m0; do
+  prio=3; [ "$cpu" = cortex-m0 ] && prio=2
+  for p in "${profiles[@]}"; do
+    d="$build/api-$cpu-$p"
+    rm -rf "$d"
+    # shellcheck disable=SC2206
+    pf=(${profile_flags[$p]})
+    for src in "$root"/src/*.c "$root/port/cortex-m/rgc_port_cortexm.c"; do
+      cc "$cpu" -Os "$d/alloc" "$src" "${rgc_flags[@]}" -DRGC_CORTEXM_PRIO_BITS=$prio "${pf[@]}"
+    done
+    cc "$cpu" -Os "$d" "$here/link_api.c" "${rgc_flags[@]}" "${pf[@]}"
+    link_api "$cpu" "$p" "$d"
+  done
+  d="$build/api-$cpu-mpgc"
+  rm -rf "$d"
+  cc "$cpu" -Os "$d/alloc" "$mp/py/gc.c" "${mp_flags[@]}"
+  cc "$cpu" -Os "$d/alloc" "$root/bench/mpgc/mpgc_port.c" "${mp_flags[@]}"
+  cc "$cpu" -Os "$d" "$here/link_api.c" "${mp_flags[@]}" -DLINK_MPGC=1
+  link_api "$cpu" mpgc "$d"
+done
+
 # ---- mcu.md
 figure() { # figure IMPL OPT CASE -> instructions per operation (harness subtracted)
   awk -v c="$3" -v hz="$(awk '$1 == "tick_hz" {print $2}' "$build/fw-$1$2/out.txt")" '
@@ -190,6 +242,28 @@ mpver="$(sed -n '1s/^micropython (\([^)]*\)).*/\1/p' "$mp/debian/changelog")"
     mpt=${size[$cpu.mp]}; mpp=$(( mpt + ${size[$cpu.mpport]} )); rc=${size[$cpu.rgc]}; rp=$(( rc + ${size[$cpu.port]} ))
     awk -v cpu="$cpu" -v a="$mpt" -v b="$mpp" -v c="$rc" -v d="$rp" \
       'BEGIN {printf "| %s | %d B | %d B | %d B | %d B | %.2f× |\n", cpu, a, b, c, d, d / a}'
+  done
+  echo
+  echo "## What a firmware links for MicroPython's core GC API (-Os, --gc-sections)"
+  echo
+  echo "bench/mcu/link_api.c calls init, alloc, realloc, size, free, lock/unlock, collect start/roots/finish"
+  echo "and sweep-all (py/gc.c: gc_init, gc_alloc, gc_realloc, gc_nbytes, gc_free, gc_lock/unlock,"
+  echo "gc_collect_start/root/end, gc_sweep_all); linked with --gc-sections, the allocator's input sections"
+  echo "kept in the link are summed from the link map (rgc: core + cortex-m port; py/gc.c: gc.c + the"
+  echo "benchmark's port side). bss: rgc's heap handle lives in the caller (link_api.c: not counted here) -"
+  echo "its size is the last column; py/gc.c's state is its bss (MP_STATE_MEM, part of mp_state_ctx)."
+  echo
+  echo "| core | build | text+rodata | data | bss | heap handle (rgc_heap) | text / py/gc.c |"
+  echo "|---|---|---|---|---|---|---|"
+  for cpu in cortex-m3 cortex-m0; do
+    read -r mt md_ mb <<<"${linked[$cpu.mpgc]}"
+    echo "| $cpu | py/gc.c | $mt B | $md_ B | $mb B | — | 1.00× |"
+    for p in "${profiles[@]}"; do
+      read -r t dd b <<<"${linked[$cpu.$p]}"
+      hh="$(arm-none-eabi-nm -S -t d "$build/api-$cpu-$p/api.elf" | awk '$4 == "heap" {print $2 + 0}')"
+      awk -v c="$cpu" -v w="${profile_what[$p]}" -v t="$t" -v d="$dd" -v b="$b" -v hh="$hh" -v m="$mt" \
+        'BEGIN {printf "| %s | %s | %d B | %d B | %d B | %d B | %.2f× |\n", c, w, t, d, b, hh, t / m}'
+    done
   done
   echo
 } > "$md.tmp"
