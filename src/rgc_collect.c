@@ -360,40 +360,60 @@ static void unmark_range(rgc_core *h, size_t from, size_t to) {
         (void)unmark_whole_byte(h, atb_byte(a, b), true);
 }
 
-/* The common garbage - one-block objects without a finaliser - released in the same single update
- * that unmarks the byte's live objects: when every unmarked HEAD of the byte is such an object and its
- * next block lies in the same byte (so the update sees that it is no TAIL). One update leaves no
- * window: a stray free of a dead object from an interrupt lands before it (the update re-reads) or
- * after (it finds the block FREE: misuse). Returns the blocks released, or 0 (then nothing changed:
- * the caller sweeps block by block). */
-static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p) {
+/* The common garbage - small objects without a finaliser that lie wholly inside one table byte, the
+ * block after each also inside it (so the update sees that it is no TAIL: the object cannot have grown
+ * meanwhile) - released in one update of the byte; when no other garbage is left in the byte, the
+ * same update unmarks its live objects. One update leaves no window: a stray free or realloc of such
+ * an object from an interrupt lands before it (the update re-reads the byte) or after (it finds the
+ * blocks FREE: misuse). Returns the blocks released; *rest: the byte still holds unmarked HEADs (an
+ * object that goes on into the next byte or ends at this byte's last block, or has a finaliser) for
+ * the caller to sweep block by block, then unmark. */
+static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p,
+                                 bool *rest) {
+    *rest = true;
     if (first + 4u > area_end(a))
         return 0;
     uint8_t cur = u8_load(p);
     for (;;) {
         uint8_t lo = (uint8_t)(cur & 0x55u), hi = (uint8_t)((cur >> 1) & 0x55u);
         uint8_t heads = (uint8_t)(lo & ~hi), tails = (uint8_t)(hi & ~lo), marks = (uint8_t)(lo & hi);
-        if (heads == 0 || (heads & 0x40u) != 0 || (tails & (uint8_t)(heads << 2)) != 0)
-            return 0; /* nothing dead, a HEAD whose next block is in the next byte, or a longer object */
+        uint8_t clear = 0, left = 0;
         size_t n = 0;
-        for (unsigned k = 0; k < 3u; k++) {
-            if ((heads >> (2u * k)) & 1u) {
-                if (ftb_get(h, first + k))
-                    return 0; /* its finaliser runs first: block by block */
-                RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
-                n++;
+        uint32_t objects = 0;
+        for (unsigned k = 0; k < 4u; k++) {
+            if (((heads >> (2u * k)) & 1u) == 0)
+                continue;
+            unsigned e = k + 1u;
+            while (e < 4u && ((tails >> (2u * e)) & 1u) != 0)
+                e++;
+            if (e == 4u || ftb_get(h, first + k)) { /* ends at the byte's end, or a finaliser: not here */
+                left = (uint8_t)(left | (1u << (2u * k)));
+                k = e - 1u;
+                continue;
             }
+            clear = (uint8_t)(clear | (((1u << (2u * (e - k))) - 1u) << (2u * k)));
+            n += e - k;
+            objects++;
+            k = e - 1u;
         }
+        if (n == 0)
+            return 0;
+        uint8_t next = (uint8_t)(cur & ~clear);
+        if (left == 0)
+            next = (uint8_t)(next & ~(uint8_t)(marks << 1)); /* nothing else to release: unmark too */
+        for (unsigned k = 0; k < 4u; k++)
+            if ((clear >> (2u * k)) & 3u)
+                RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
         (void)sz_add(h, &h->free_blocks, n); /* before the release: the count never undercounts */
-        if (u8_cas(h, p, &cur, (uint8_t)(cur & ~heads & ~(uint8_t)(marks << 1)))) {
+        if (u8_cas(h, p, &cur, next)) {
             map_set(h, a, (first - a->first) >> 6);
-            unsigned low = (unsigned)__builtin_ctz(heads) / 2u;
-            rgc_hint_lower(h, first + low);
-            (void)u32_add(h, &h->collected_objects, (uint32_t)n);
+            rgc_hint_lower(h, first + (size_t)__builtin_ctz(clear) / 2u);
+            (void)u32_add(h, &h->collected_objects, objects);
+            *rest = left != 0;
             return n;
         }
         (void)sz_add(h, &h->free_blocks, (size_t)0 - n);
-        for (unsigned k = 0; k < 3u; k++) /* changed under us: whatever is not free stays usable */
+        for (unsigned k = 0; k < 4u; k++) /* changed under us: whatever is not free stays usable */
             if (ATB_GET(cur, first + k) != AT_FREE)
                 RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
     }
@@ -520,8 +540,9 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                 if (!unmark_whole_byte(h, p, false)) {
                     /* Some HEAD: garbage to release (live blocks alone took one update for the byte,
                      * above), in one update too when it is all one-block objects, else block by block. */
-                    released = sweep_byte_at_once(h, a, pos, p);
-                    if (released == 0) {
+                    bool rest;
+                    released = sweep_byte_at_once(h, a, pos, p, &rest);
+                    if (rest) {
                         /* The byte's HEADs one by one (garbage: released; a TAIL or FREE block needs
                          * nothing), then its MARKs - and any object born MARK meanwhile - in one update. */
                         size_t byte_end = next < area_end(a) ? next : area_end(a), budget = chunk - spent;
