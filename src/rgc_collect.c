@@ -290,48 +290,47 @@ static size_t rescan_bytes(rgc_core *h, size_t limit) {
  * racing us. A longer object is split: its TAIL at b + chunk becomes the HEAD of the rest (a
  * well-formed run, unmarked, ahead of the sweeper: garbage the sweep reaches later), so a step never
  * releases more than its budget, however large the dead object. */
-static size_t release_garbage(rgc_core *h, const rgc_ctx *c, size_t b, size_t chunk) {
+static size_t release_garbage(rgc_core *h, const rgc_ctx *c, const struct rgc_area *a, size_t b, size_t chunk) {
     ctx_publish(h, c, b, SLOT_OP);
     /* Re-check after publishing: a stray free from above may have taken b before we published. An
      * unmarked HEAD at or after sweep_pos is garbage, whichever object it is. */
-    if (atb_state(h, b) != AT_HEAD)
+    if (atb_state_in(a, b) != AT_HEAD)
         return 0;
 #if RGC_FINALISERS
-    if (ftb_get(h, b)) {
-        ftb_clear(h, b); /* exactly once, whatever the finaliser does */
+    if (ftb_get_in(a, b)) {
+        ftb_clear_in(h, a, b); /* exactly once, whatever the finaliser does */
         rgc_finaliser_fn fn = atomic_load_explicit(&h->finaliser, memory_order_relaxed);
         if (fn != NULL)
-            fn(block_addr(h, b));
+            fn(block_addr_in(a, b));
     }
 #endif
-    const struct rgc_area *a = area_of(h, b);
     size_t end = area_end(a), most = chunk > 1u ? chunk : 1u; /* the HEAD at least */
     size_t e = tail_run_end(a, b + 1u, most < end - b ? b + most : end);
     bool split = false;
     if (e < end && e - b == chunk) {
         heads_end_raise(h, e); /* the rest's new HEAD: the sweep must reach it */
-        split = rgc_atb_transition(h, e, AT_TAIL, AT_HEAD);
+        split = rgc_atb_transition_in(h, a, e, AT_TAIL, AT_HEAD);
     }
-    rgc_atb_release_object(h, b, e - b);
+    rgc_atb_release_object_in(h, a, b, e - b);
     ctx_unpublish(h, c);
     if (!split)
         stat_inc(h, &h->collected_objects);
     return e - b;
 }
 
-/* Sweep block b: unmark it, or release it if it is garbage. Returns the blocks released. */
-static size_t sweep_block(rgc_core *h, const rgc_ctx *c, size_t b, size_t chunk) {
+/* Sweep block b of area a: unmark it, or release it if it is garbage. Returns the blocks released. */
+static size_t sweep_block(rgc_core *h, const rgc_ctx *c, const struct rgc_area *a, size_t b, size_t chunk) {
     size_t released = 0;
     for (;;) {
-        unsigned st = atb_state(h, b);
+        unsigned st = atb_state_in(a, b);
         if (st == AT_MARK) {
-            if (rgc_atb_transition(h, b, AT_MARK, AT_HEAD))
+            if (rgc_atb_transition_in(h, a, b, AT_MARK, AT_HEAD))
                 return released;
             continue; /* changed under us: look again */
         }
         if (st != AT_HEAD)
             return released;
-        released += release_garbage(h, c, b, chunk);
+        released += release_garbage(h, c, a, b, chunk);
         /* b is FREE now, or an object born MARK there meanwhile: look again */
     }
 }
@@ -557,7 +556,7 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                             k += (unsigned)__builtin_ctz(heads) / 2u;
                             if (pos + k >= byte_end)
                                 break;
-                            size_t r = sweep_block(h, c, pos + k, budget);
+                            size_t r = sweep_block(h, c, a, pos + k, budget);
                             released += r;
                             budget = budget > r ? budget - r : 1u;
                             k++;

@@ -42,10 +42,9 @@ static uint8_t byte_tails(size_t from, size_t to) {
     return (uint8_t)(byte_mask(from, to) & 0xAAu);
 }
 
-static void release_tails_raw(rgc_core *h, size_t from, size_t to) {
+static void release_tails_raw_in(rgc_core *h, const struct rgc_area *a, size_t from, size_t to) {
     if (from >= to)
         return;
-    const struct rgc_area *a = area_of(h, from);
     size_t b = to;
     size_t group = RGC_NONE;
     while (b > from) {
@@ -59,6 +58,10 @@ static void release_tails_raw(rgc_core *h, size_t from, size_t to) {
         }
         b = lo;
     }
+}
+static void release_tails_raw(rgc_core *h, size_t from, size_t to) {
+    if (from < to)
+        release_tails_raw_in(h, area_of(h, from), from, to);
 }
 
 
@@ -118,10 +121,13 @@ void rgc_atb_release_tails(rgc_core *h, size_t from, size_t to) {
         rgc_hint_lower(h, from);
 }
 
-void rgc_atb_release_object(rgc_core *h, size_t b, size_t n) {
+void rgc_atb_release_object_in(rgc_core *h, const struct rgc_area *a, size_t b, size_t n) {
     atb_count_free(h, 0, n);
-    release_tails_raw(h, b + 1u, b + n);
-    atb_release_head_raw(h, b);
+    release_tails_raw_in(h, a, b + 1u, b + n);
+    atb_release_head_raw_in(h, a, b);
+}
+void rgc_atb_release_object(rgc_core *h, size_t b, size_t n) {
+    rgc_atb_release_object_in(h, area_of(h, b), b, n);
 }
 
 void rgc_map_clear_full(rgc_core *h, const struct rgc_area *a, size_t group) {

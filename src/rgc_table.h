@@ -138,11 +138,9 @@ bool rgc_atb_claim_tails(rgc_core *h, size_t from, size_t to);
 void rgc_atb_release_tails(rgc_core *h, size_t from, size_t to);
 /* Release the object of n blocks at HEAD b: TAILs last first, then the HEAD. */
 void rgc_atb_release_object(rgc_core *h, size_t b, size_t n);
+void rgc_atb_release_object_in(rgc_core *h, const struct rgc_area *a, size_t b, size_t n);
 /* CAS block b from state `from` to `to`; false if b was not in state `from`. */
-RGC_HOT bool rgc_atb_transition(rgc_core *h, size_t b, unsigned from, unsigned to) {
-    const struct rgc_area *a = area_of(h, b);
-    if (a == NULL)
-        return false;
+RGC_HOT bool rgc_atb_transition_in(rgc_core *h, const struct rgc_area *a, size_t b, unsigned from, unsigned to) {
     _Atomic uint8_t *p = atb_byte(a, b);
     uint8_t cur = u8_load(p);
     for (;;) {
@@ -153,6 +151,10 @@ RGC_HOT bool rgc_atb_transition(rgc_core *h, size_t b, unsigned from, unsigned t
             return true;
         /* another block of the same byte changed under us: re-decide on the fresh value */
     }
+}
+RGC_HOT bool rgc_atb_transition(rgc_core *h, size_t b, unsigned from, unsigned to) {
+    const struct rgc_area *a = area_of(h, b);
+    return a != NULL && rgc_atb_transition_in(h, a, b, from, to);
 }
 /* First-fit size classes: class k > 0 holds requests of 2^(k-1)+1 .. 2^k blocks (the last one every
  * larger size), and h->fit_from[k-1] is advisory: no run of fit_min(k) free blocks starts below it,
@@ -194,9 +196,12 @@ RGC_HOT void map_set(rgc_core *h, const struct rgc_area *a, size_t group) {
 void rgc_map_clear_full(rgc_core *h, const struct rgc_area *a, size_t group);
 
 #if RGC_FINALISERS
+RGC_HOT bool ftb_get_in(const struct rgc_area *a, size_t b) {
+    return (u8_load(&a->ftb[FTB_INDEX(b - a->first)]) & FTB_BIT(b)) != 0;
+}
 RGC_HOT bool ftb_get(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
-    return a != NULL && (u8_load(&a->ftb[FTB_INDEX(b - a->first)]) & FTB_BIT(b)) != 0;
+    return a != NULL && ftb_get_in(a, b);
 }
 RGC_HOT void ftb_set(rgc_core *h, size_t b) {
     const struct rgc_area *a = area_of(h, b);
@@ -208,6 +213,7 @@ RGC_HOT void ftb_clear_in(rgc_core *h, const struct rgc_area *a, size_t b) {
         (void)u8_and(h, p, (uint8_t)~FTB_BIT(b));
 }
 #else
+RGC_HOT bool ftb_get_in(const struct rgc_area *a, size_t b) { (void)a; (void)b; return false; }
 RGC_HOT bool ftb_get(rgc_core *h, size_t b) { (void)h; (void)b; return false; }
 RGC_HOT void ftb_set(rgc_core *h, size_t b) { (void)h; (void)b; }
 RGC_HOT void ftb_clear_in(rgc_core *h, const struct rgc_area *a, size_t b) { (void)h; (void)a; (void)b; }
