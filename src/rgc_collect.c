@@ -430,6 +430,12 @@ static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t f
     _Atomic uint32_t *p = (_Atomic uint32_t *)(void *)atb_byte(a, first);
     uint32_t cur = u32_load(p);
     for (;;) {
+#if RGC_FINALISERS /* the 16 blocks' finaliser bits: two FTB bytes */
+        _Atomic uint8_t *f = &a->ftb[FTB_INDEX(first - a->first)];
+        const uint32_t finalisers = (uint32_t)u8_load(f) | (uint32_t)u8_load(f + 1) << 8;
+#else
+        const uint32_t finalisers = 0;
+#endif
         uint32_t lo = cur & 0x55555555u, hi = (cur >> 1) & 0x55555555u;
         uint32_t heads = lo & ~hi, tails = hi & ~lo, marks = lo & hi, clear = 0, left = 0;
         size_t n = 0;
@@ -439,7 +445,7 @@ static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t f
             while (e < 16u && ((tails >> (2u * e)) & 1u) != 0)
                 e++;
             todo &= e < 16u ? ~((2u << (2u * e - 1u)) - 1u) : 0u; /* the heads after this object */
-            if (e == 16u || ftb_get_in(a, first + k)) { /* may go on in the next word, or a finaliser */
+            if (e == 16u || ((finalisers >> k) & 1u) != 0) { /* may go on in the next word, or a finaliser */
                 left |= 1u << (2u * k);
                 continue;
             }
