@@ -217,14 +217,30 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
     _Atomic uint8_t *p = atb_byte(a, s);
     uint8_t cur = u8_load(p);
     if (ATB_GET(cur, s) != AT_FREE) {
-        /* The hint's block is taken: a free block later in the same table byte will do (a heap of
-         * small objects with holes between them: py/gc.c reads the same byte). */
-        unsigned free_pairs = ~((unsigned)cur | ((unsigned)cur >> 1)) & 0x55u & (0xFFu << ATB_SHIFT(s));
+        /* The hint's block is taken: a free block later in the same table byte, else in the rest of
+         * its aligned word of table bytes (16 blocks, where words are read), will do - a heap of
+         * small objects with holes between them, as py/gc.c's search reads it. */
+        size_t base = s & ~(size_t)3u;
+        uint32_t free_pairs = ATB_FREE_PAIRS((uint32_t)cur) & 0x55u & (0xFFu << ATB_SHIFT(s));
+#if ATB_WORDS
+        if (free_pairs == 0 && (s & 12u) != 12u && (s | 15u) < a->nblocks) {
+            base = s & ~(size_t)15u;
+            uint32_t w = u32_load((_Atomic uint32_t *)(void *)atb_byte(a, base));
+            free_pairs = ATB_FREE_PAIRS(w) & (0xFFFFFFFFu << (8u * (((unsigned)s >> 2) & 3u) + 8u));
+        }
+#endif
         if (free_pairs == 0)
             return NULL;
-        s = (s & ~(size_t)3u) + (size_t)__builtin_ctz(free_pairs) / 2u;
-        if (s >= a->nblocks || s >= level_limit(h, 0))
+        size_t found = base + (size_t)__builtin_ctz(free_pairs) / 2u;
+        if (found >= a->nblocks || found >= level_limit(h, 0))
             return NULL;
+        if (ATB_INDEX(found) != ATB_INDEX(s)) { /* another byte of the word: read it */
+            p = atb_byte(a, found);
+            cur = u8_load(p);
+            if (ATB_GET(cur, found) != AT_FREE) /* taken meanwhile */
+                return NULL;
+        }
+        s = found;
     }
     /* rgc_ctx_enter, with the slot's new value stored at once instead of 0 (the collector reads every
      * slot, rgc_ctx_object_busy only those below depth: either way it names our claim) */

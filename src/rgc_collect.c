@@ -418,8 +418,7 @@ static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t f
     }
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define SWEEP_WORDS 1 /* four table bytes (16 blocks) in one 32-bit update; block k at bits 2k */
+#if ATB_WORDS
 /* sweep_byte_at_once over an aligned word of four table bytes: the objects that lie wholly inside
  * its 16 blocks (the block after each also inside) released in one 32-bit update - far fewer objects
  * straddle a word than a byte. The same argument: one atomic step covers every block it decides on,
@@ -478,8 +477,6 @@ static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t f
                 RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
     }
 }
-#else
-#define SWEEP_WORDS 0
 #endif
 
 /* End of a sweep: lower heads_end to where the last live object ends (I13) - the highest the sweep
@@ -579,7 +576,7 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
         const struct rgc_area *a = area_of(h, pos);
         size_t stop = area_end(a) < heads_end ? area_end(a) : heads_end;
         while (pos < stop && spent < chunk) {
-#if SWEEP_WORDS
+#if ATB_WORDS
             /* A word of four table bytes holding garbage, when the budget allows: its contained
              * objects in one update, and the whole word done at once when nothing else is left. */
             if (((pos - a->first) & 15u) == 0 && stop - pos >= 16u && chunk - spent >= 16u) {

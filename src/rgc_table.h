@@ -44,6 +44,17 @@ enum { AT_FREE = 0u, AT_HEAD = 1u, AT_TAIL = 2u, AT_MARK = 3u };
 #define FTB_INDEX(b) ((b) >> 3)
 #define FTB_BIT(b) ((uint8_t)(1u << ((b)&7u)))
 
+/* An aligned word of four table bytes holds 16 blocks, block k at bits 2k on little-endian cores (every
+ * Cortex-M rgc targets, x86): the sweep and the one-block fast path read (and the sweep updates) 16
+ * blocks at once there. The table's start is pointer-aligned (carve_area). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ATB_WORDS 1
+#else
+#define ATB_WORDS 0
+#endif
+/* Per 2-bit pair of a table word or byte: 1 in the pair's low bit where the block is FREE. */
+#define ATB_FREE_PAIRS(x) (~((x) | ((x) >> 1)) & 0x55555555u)
+
 /* ---- areas and table access ---------------------------------------------------------------- */
 
 RGC_HOT bool heap_ok(const rgc_core *h) {
