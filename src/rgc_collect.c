@@ -359,28 +359,79 @@ static void unmark_range(rgc_core *h, size_t from, size_t to) {
         (void)unmark_whole_byte(h, atb_byte(a, b), true);
 }
 
-/* The common garbage - objects without a finaliser that lie wholly inside a table byte (4 blocks) or,
- * where words are read (ATB_WORDS), an aligned word of four table bytes (16 blocks; far fewer objects
- * straddle it), the block after each also inside (so the update sees that it is no TAIL: the object
- * cannot have grown meanwhile) - released in one update of that byte or word; when no other garbage is
- * left there, the same update unmarks the live objects. One atomic step covers every block it decides
- * on: a stray free or realloc (or any claim) of those blocks from an interrupt lands before it (the
- * update fails and re-reads) or after it (it finds them FREE: misuse). nblk: 4 or 16. Returns the
- * blocks released; *rest: unmarked HEADs are left (an object that goes on past the byte or word or
- * ends at its last block, or has a finaliser) for the caller's next, finer pass, which also unmarks. */
-static size_t sweep_inside_at_once(rgc_core *h, const struct rgc_area *a, size_t first, unsigned nblk,
-                                   bool *rest) {
+/* The common garbage - small objects without a finaliser that lie wholly inside one table byte, the
+ * block after each also inside it (so the update sees that it is no TAIL: the object cannot have grown
+ * meanwhile) - released in one update of the byte; when no other garbage is left in the byte, the
+ * same update unmarks its live objects. One update leaves no window: a stray free or realloc of such
+ * an object from an interrupt lands before it (the update re-reads the byte) or after (it finds the
+ * blocks FREE: misuse). Returns the blocks released; *rest: the byte still holds unmarked HEADs (an
+ * object that goes on into the next byte or ends at this byte's last block, or has a finaliser) for
+ * the caller to sweep block by block, then unmark. */
+static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p,
+                                 bool *rest) {
     *rest = true;
-    if (first + nblk > area_end(a))
+    if (first + 4u > area_end(a))
         return 0;
-    _Atomic uint8_t *p = atb_byte(a, first);
-    _Atomic uint32_t *pw = (_Atomic uint32_t *)(void *)p; /* nblk == 16 only (ATB_WORDS) */
-    uint32_t cur = nblk == 16u ? u32_load(pw) : u8_load(p);
+    uint8_t cur = u8_load(p);
     for (;;) {
-#if RGC_FINALISERS /* the blocks' finaliser bits: one FTB byte (half of it) or two */
+        uint8_t lo = (uint8_t)(cur & 0x55u), hi = (uint8_t)((cur >> 1) & 0x55u);
+        uint8_t heads = (uint8_t)(lo & ~hi), tails = (uint8_t)(hi & ~lo), marks = (uint8_t)(lo & hi);
+        uint8_t clear = 0, left = 0;
+        size_t n = 0;
+        uint32_t objects = 0;
+        for (unsigned k = 0; k < 4u; k++) {
+            if (((heads >> (2u * k)) & 1u) == 0)
+                continue;
+            unsigned e = k + 1u;
+            while (e < 4u && ((tails >> (2u * e)) & 1u) != 0)
+                e++;
+            if (e == 4u || ftb_get(h, first + k)) { /* ends at the byte's end, or a finaliser: not here */
+                left = (uint8_t)(left | (1u << (2u * k)));
+                k = e - 1u;
+                continue;
+            }
+            clear = (uint8_t)(clear | (((1u << (2u * (e - k))) - 1u) << (2u * k)));
+            n += e - k;
+            objects++;
+            k = e - 1u;
+        }
+        if (n == 0)
+            return 0;
+        uint8_t next = (uint8_t)(cur & ~clear);
+        if (left == 0)
+            next = (uint8_t)(next & ~(uint8_t)(marks << 1)); /* nothing else to release: unmark too */
+        for (unsigned k = 0; k < 4u; k++)
+            if ((clear >> (2u * k)) & 3u)
+                RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
+        (void)sz_add(h, &h->free_blocks, n); /* before the release: the count never undercounts */
+        if (u8_cas(h, p, &cur, next)) {
+            map_set(h, a, (first - a->first) >> 6);
+            rgc_hint_lower(h, first + (size_t)__builtin_ctz(clear) / 2u);
+            (void)u32_add(h, &h->collected_objects, objects);
+            *rest = left != 0;
+            return n;
+        }
+        (void)sz_add(h, &h->free_blocks, (size_t)0 - n);
+        for (unsigned k = 0; k < 4u; k++) /* changed under us: whatever is not free stays usable */
+            if (ATB_GET(cur, first + k) != AT_FREE)
+                RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
+    }
+}
+
+#if ATB_WORDS
+/* sweep_byte_at_once over an aligned word of four table bytes: the objects that lie wholly inside
+ * its 16 blocks (the block after each also inside) released in one 32-bit update - far fewer objects
+ * straddle a word than a byte. The same argument: one atomic step covers every block it decides on,
+ * so a stray free or realloc (or any claim) of those blocks lands before it (the update fails and
+ * re-reads) or after it. Returns the blocks released; *rest as sweep_byte_at_once (the word still
+ * holds garbage or MARKs for the byte-by-byte pass). */
+static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t first, bool *rest) {
+    _Atomic uint32_t *p = (_Atomic uint32_t *)(void *)atb_byte(a, first);
+    uint32_t cur = u32_load(p);
+    for (;;) {
+#if RGC_FINALISERS /* the 16 blocks' finaliser bits: two FTB bytes */
         _Atomic uint8_t *f = &a->ftb[FTB_INDEX(first - a->first)];
-        const uint32_t finalisers = nblk == 16u ? (uint32_t)u8_load(f) | (uint32_t)u8_load(f + 1) << 8
-                                                : (uint32_t)u8_load(f) >> ((first - a->first) & 7u);
+        const uint32_t finalisers = (uint32_t)u8_load(f) | (uint32_t)u8_load(f + 1) << 8;
 #else
         const uint32_t finalisers = 0;
 #endif
@@ -390,35 +441,30 @@ static size_t sweep_inside_at_once(rgc_core *h, const struct rgc_area *a, size_t
         uint32_t objects = 0;
         for (uint32_t todo = heads; todo != 0;) {
             unsigned k = (unsigned)__builtin_ctz(todo) / 2u, e = k + 1u;
-            while (e < nblk && ((tails >> (2u * e)) & 1u) != 0)
+            while (e < 16u && ((tails >> (2u * e)) & 1u) != 0)
                 e++;
-            todo &= e < nblk ? ~((1u << (2u * e)) - 1u) : 0u; /* the heads after this object */
-            if (e == nblk || ((finalisers >> k) & 1u) != 0) { /* may go on past the end, or a finaliser */
+            todo &= e < 16u ? ~((2u << (2u * e - 1u)) - 1u) : 0u; /* the heads after this object */
+            if (e == 16u || ((finalisers >> k) & 1u) != 0) { /* may go on in the next word, or a finaliser */
                 left |= 1u << (2u * k);
                 continue;
             }
-            clear |= e - k == 16u ? 0xFFFFFFFFu : ((1u << (2u * (e - k))) - 1u) << (2u * k);
+            uint32_t span = e - k == 16u ? 0xFFFFFFFFu : ((1u << (2u * (e - k))) - 1u) << (2u * k);
+            clear |= span;
             n += e - k;
             objects++;
         }
-        if (n == 0)
+        if (n == 0) {
+            *rest = true;
             return 0;
+        }
         uint32_t next = cur & ~clear;
         if (left == 0)
             next &= ~(marks << 1); /* nothing else to release: unmark too */
-        for (unsigned k = 0; k < nblk; k++)
+        for (unsigned k = 0; k < 16u; k++)
             if ((clear >> (2u * k)) & 3u)
                 RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
         (void)sz_add(h, &h->free_blocks, n); /* before the release: the count never undercounts */
-        bool done;
-        if (nblk == 16u) {
-            done = u32_cas(h, pw, &cur, next);
-        } else {
-            uint8_t cur8 = (uint8_t)cur;
-            done = u8_cas(h, p, &cur8, (uint8_t)next);
-            cur = cur8;
-        }
-        if (done) {
+        if (u32_cas(h, p, &cur, next)) {
             map_set(h, a, (first - a->first) >> 6);
             rgc_hint_lower(h, first + (size_t)__builtin_ctz(clear) / 2u);
             (void)u32_add(h, &h->collected_objects, objects);
@@ -426,11 +472,12 @@ static size_t sweep_inside_at_once(rgc_core *h, const struct rgc_area *a, size_t
             return n;
         }
         (void)sz_add(h, &h->free_blocks, (size_t)0 - n);
-        for (unsigned k = 0; k < nblk; k++) /* changed under us: whatever is not free stays usable */
+        for (unsigned k = 0; k < 16u; k++) /* changed under us: whatever is not free stays usable */
             if (((cur >> (2u * k)) & 3u) != AT_FREE)
                 RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
     }
 }
+#endif
 
 /* End of a sweep: lower heads_end to where the last live object ends (I13) - the highest the sweep
  * left live (h->sweep_high) or a claim made during the sweep reported (h->claim_high, see
@@ -536,7 +583,7 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                 uint32_t w = u32_load((_Atomic uint32_t *)(void *)atb_byte(a, pos));
                 if ((w & ~(w >> 1) & 0x55555555u) != 0) { /* an unmarked HEAD: garbage */
                     bool rest;
-                    size_t freed = sweep_inside_at_once(h, a, pos, 16u, &rest);
+                    size_t freed = sweep_word_at_once(h, a, pos, &rest);
                     if (freed != 0 && !rest) {
                         size_t next = pos + 16u;
                         if ((u32_load((_Atomic uint32_t *)(void *)atb_byte(a, pos)) & 0x55555555u) != 0)
@@ -580,7 +627,7 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                     /* Some HEAD: garbage to release (live blocks alone took one update for the byte,
                      * above), in one update too when it is all one-block objects, else block by block. */
                     bool rest;
-                    released = sweep_inside_at_once(h, a, pos, 4u, &rest);
+                    released = sweep_byte_at_once(h, a, pos, p, &rest);
                     if (rest) {
                         /* The byte's HEADs one by one (garbage: released; a TAIL or FREE block needs
                          * nothing), then its MARKs - and any object born MARK meanwhile - in one update. */
