@@ -335,18 +335,33 @@ static size_t sweep_block(rgc_core *h, const rgc_ctx *c, const struct rgc_area *
     }
 }
 
-/* MARK -> HEAD for every MARK block of one table byte, in one update (the same as one transition per
- * block: nothing else in the byte changes). With heads_too false, a byte holding an unmarked HEAD is
- * left alone (that HEAD is garbage the caller must release first): false then. */
-static bool unmark_whole_byte(rgc_core *h, _Atomic uint8_t *p, bool heads_too) {
-    uint8_t cur = u8_load(p);
+/* MARK -> HEAD for every MARK block of one table byte (nblk 4) or an aligned word of four table bytes
+ * (nblk 16, ATB_WORDS), in one update (the same as one transition per block: nothing else there
+ * changes). With heads_too false, a byte or word holding an unmarked HEAD is left alone (that HEAD is
+ * garbage the caller must release first): false then. */
+RGC_HOT bool unmark_marks(rgc_core *h, _Atomic uint8_t *p, unsigned nblk, bool heads_too) {
+    const uint32_t even = nblk == 16u ? 0x55555555u : 0x55u;
+    _Atomic uint32_t *pw = (_Atomic uint32_t *)(void *)p; /* nblk == 16 only */
+    uint32_t cur = nblk == 16u ? u32_load(pw) : u8_load(p);
     for (;;) {
-        uint8_t marks = (uint8_t)(cur & (cur >> 1) & 0x55u);
-        if (!heads_too && (cur & ~(cur >> 1) & 0x55u) != 0)
+        uint32_t marks = cur & (cur >> 1) & even;
+        if (!heads_too && (cur & ~(cur >> 1) & even) != 0)
             return false;
-        if (marks == 0 || u8_cas(h, p, &cur, (uint8_t)(cur & ~(marks << 1))))
+        if (marks == 0)
             return true;
+        if (nblk == 16u) {
+            if (u32_cas(h, pw, &cur, cur & ~(marks << 1)))
+                return true;
+        } else {
+            uint8_t cur8 = (uint8_t)cur;
+            if (u8_cas(h, p, &cur8, (uint8_t)(cur8 & ~(marks << 1))))
+                return true;
+            cur = cur8;
+        }
     }
+}
+static bool unmark_whole_byte(rgc_core *h, _Atomic uint8_t *p, bool heads_too) {
+    return unmark_marks(h, p, 4u, heads_too);
 }
 
 /* Unmark the blocks of the table bytes of [from, to) (objects born MARK behind the sweeper; the range
@@ -359,112 +374,87 @@ static void unmark_range(rgc_core *h, size_t from, size_t to) {
         (void)unmark_whole_byte(h, atb_byte(a, b), true);
 }
 
-/* The common garbage - small objects without a finaliser that lie wholly inside one table byte, the
- * block after each also inside it (so the update sees that it is no TAIL: the object cannot have grown
- * meanwhile) - released in one update of the byte; when no other garbage is left in the byte, the
- * same update unmarks its live objects. One update leaves no window: a stray free or realloc of such
- * an object from an interrupt lands before it (the update re-reads the byte) or after (it finds the
- * blocks FREE: misuse). Returns the blocks released; *rest: the byte still holds unmarked HEADs (an
- * object that goes on into the next byte or ends at this byte's last block, or has a finaliser) for
- * the caller to sweep block by block, then unmark. */
-static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t first, _Atomic uint8_t *p,
-                                 bool *rest) {
-    *rest = true;
-    if (first + 4u > area_end(a))
-        return 0;
-    uint8_t cur = u8_load(p);
-    for (;;) {
-        uint8_t lo = (uint8_t)(cur & 0x55u), hi = (uint8_t)((cur >> 1) & 0x55u);
-        uint8_t heads = (uint8_t)(lo & ~hi), tails = (uint8_t)(hi & ~lo), marks = (uint8_t)(lo & hi);
-        uint8_t clear = 0, left = 0;
-        size_t n = 0;
-        uint32_t objects = 0;
-        for (unsigned k = 0; k < 4u; k++) {
-            if (((heads >> (2u * k)) & 1u) == 0)
-                continue;
-            unsigned e = k + 1u;
-            while (e < 4u && ((tails >> (2u * e)) & 1u) != 0)
-                e++;
-            if (e == 4u || ftb_get(h, first + k)) { /* ends at the byte's end, or a finaliser: not here */
-                left = (uint8_t)(left | (1u << (2u * k)));
-                k = e - 1u;
-                continue;
-            }
-            clear = (uint8_t)(clear | (((1u << (2u * (e - k))) - 1u) << (2u * k)));
-            n += e - k;
-            objects++;
-            k = e - 1u;
-        }
-        if (n == 0)
-            return 0;
-        uint8_t next = (uint8_t)(cur & ~clear);
-        if (left == 0)
-            next = (uint8_t)(next & ~(uint8_t)(marks << 1)); /* nothing else to release: unmark too */
-        for (unsigned k = 0; k < 4u; k++)
-            if ((clear >> (2u * k)) & 3u)
-                RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
-        (void)sz_add(h, &h->free_blocks, n); /* before the release: the count never undercounts */
-        if (u8_cas(h, p, &cur, next)) {
-            map_set(h, a, (first - a->first) >> 6);
-            rgc_hint_lower(h, first + (size_t)__builtin_ctz(clear) / 2u);
-            (void)u32_add(h, &h->collected_objects, objects);
-            *rest = left != 0;
-            return n;
-        }
-        (void)sz_add(h, &h->free_blocks, (size_t)0 - n);
-        for (unsigned k = 0; k < 4u; k++) /* changed under us: whatever is not free stays usable */
-            if (ATB_GET(cur, first + k) != AT_FREE)
-                RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
-    }
+/* Bit k of the low 16 bits to bit 2k: finaliser bits (one per block) onto table lanes (two per block). */
+RGC_HOT uint32_t spread_bits(uint32_t x) {
+    x &= 0xFFFFu;
+    x = (x | (x << 8)) & 0x00FF00FFu;
+    x = (x | (x << 4)) & 0x0F0F0F0Fu;
+    x = (x | (x << 2)) & 0x33333333u;
+    return (x | (x << 1)) & 0x55555555u;
 }
 
-#if ATB_WORDS
-/* sweep_byte_at_once over an aligned word of four table bytes: the objects that lie wholly inside
- * its 16 blocks (the block after each also inside) released in one 32-bit update - far fewer objects
- * straddle a word than a byte. The same argument: one atomic step covers every block it decides on,
- * so a stray free or realloc (or any claim) of those blocks lands before it (the update fails and
- * re-reads) or after it. Returns the blocks released; *rest as sweep_byte_at_once (the word still
- * holds garbage or MARKs for the byte-by-byte pass). */
-static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t first, bool *rest) {
-    _Atomic uint32_t *p = (_Atomic uint32_t *)(void *)atb_byte(a, first);
-    uint32_t cur = u32_load(p);
+/* The number of bits set in x, whose bits are all at even positions (one per table lane): a few
+ * instructions where the core has no population count (Cortex-M; x86-64 before POPCNT calls libgcc). */
+RGC_HOT uint32_t count_lanes(uint32_t x) {
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+    return (x * 0x01010101u) >> 24;
+}
+
+/* The common garbage - objects without a finaliser that lie wholly inside a table byte (nblk 4) or,
+ * where words are read (ATB_WORDS), an aligned word of four table bytes (nblk 16: far fewer objects
+ * straddle it), the block after each also inside (so the update sees that it is no TAIL: the object
+ * cannot have grown meanwhile) - released in one update of that byte or word; when no other garbage is
+ * left there, the same update unmarks the live objects. One atomic step covers every block it decides
+ * on: a stray free or realloc (or any claim) of those blocks from an interrupt lands before it (the
+ * update fails and re-reads) or after it (it finds them FREE: misuse). Returns the blocks released;
+ * *rest: unmarked HEADs are left (an object that goes on past the byte or word or ends at its last
+ * block, or has a finaliser) for the caller's next, finer pass, which also unmarks. Forced inline into
+ * the two callers below, each specialised for its width. */
+RGC_HOT size_t sweep_inside_at_once(rgc_core *h, const struct rgc_area *a, size_t first, unsigned nblk,
+                                    bool *rest) {
+    *rest = true;
+    if (first + nblk > area_end(a))
+        return 0;
+    const uint32_t even = nblk == 16u ? 0x55555555u : 0x55u;
+    _Atomic uint8_t *p = atb_byte(a, first);
+    _Atomic uint32_t *pw = (_Atomic uint32_t *)(void *)p; /* nblk == 16 only */
+    uint32_t cur = nblk == 16u ? u32_load(pw) : u8_load(p);
     for (;;) {
-#if RGC_FINALISERS /* the 16 blocks' finaliser bits: two FTB bytes */
+#if RGC_FINALISERS /* the blocks' finaliser bits: half of one FTB byte, or two bytes */
         _Atomic uint8_t *f = &a->ftb[FTB_INDEX(first - a->first)];
-        const uint32_t finalisers = (uint32_t)u8_load(f) | (uint32_t)u8_load(f + 1) << 8;
+        const uint32_t finalisers = nblk == 16u ? (uint32_t)u8_load(f) | (uint32_t)u8_load(f + 1) << 8
+                                                : (uint32_t)u8_load(f) >> ((first - a->first) & 7u);
 #else
         const uint32_t finalisers = 0;
 #endif
-        uint32_t lo = cur & 0x55555555u, hi = (cur >> 1) & 0x55555555u;
-        uint32_t heads = lo & ~hi, tails = hi & ~lo, marks = lo & hi, clear = 0, left = 0;
-        size_t n = 0;
-        uint32_t objects = 0;
-        for (uint32_t todo = heads; todo != 0;) {
-            unsigned k = (unsigned)__builtin_ctz(todo) / 2u, e = k + 1u;
-            while (e < 16u && ((tails >> (2u * e)) & 1u) != 0)
-                e++;
-            todo &= e < 16u ? ~((2u << (2u * e - 1u)) - 1u) : 0u; /* the heads after this object */
-            if (e == 16u || ((finalisers >> k) & 1u) != 0) { /* may go on in the next word, or a finaliser */
-                left |= 1u << (2u * k);
-                continue;
-            }
-            uint32_t span = e - k == 16u ? 0xFFFFFFFFu : ((1u << (2u * (e - k))) - 1u) << (2u * k);
-            clear |= span;
-            n += e - k;
-            objects++;
+        uint32_t lo = cur & even, hi = (cur >> 1) & even;
+        uint32_t heads = lo & ~hi, tails = hi & ~lo, marks = lo & hi;
+        /* Every object at once, by carry propagation: the garbage HEADs without a finaliser (g) and
+         * every TAIL, both bits of their 2-bit lanes set (x); adding g's low bits starts a carry at
+         * each such HEAD that runs through the lanes of its TAILs and stops at the first block after
+         * the object (no TAIL: its lane is 0 in x, or is the next such HEAD, where the carry and that
+         * HEAD's own bit go on the same way). The lanes the carries cleared, plus the HEADs', are the
+         * objects' blocks. A carry out of the top: the highest object may go on past the byte or word -
+         * left for the finer pass, as are the HEADs with a finaliser. */
+        uint32_t g = heads & ~spread_bits(finalisers);
+        uint64_t x = (uint64_t)(tails * 3u | g * 3u), z = x + g;
+        uint32_t clear = (uint32_t)(x & ~z) | g * 3u;
+        if ((z >> (2u * nblk)) != 0) {
+            uint32_t below = ((uint32_t)1u << (31 - __builtin_clz(g))) - 1u; /* below the highest */
+            g &= below;
+            clear &= below;
         }
-        if (n == 0) {
-            *rest = true;
+        uint32_t left = heads & ~g, objects = count_lanes(g);
+        size_t n = count_lanes(clear & even);
+        if (n == 0)
             return 0;
-        }
         uint32_t next = cur & ~clear;
         if (left == 0)
             next &= ~(marks << 1); /* nothing else to release: unmark too */
-        for (unsigned k = 0; k < 16u; k++)
+        for (unsigned k = 0; k < nblk; k++)
             if ((clear >> (2u * k)) & 3u)
                 RGC_POISON(block_addr_in(a, first + k), RGC_BS); /* poisoned while still owned */
         (void)sz_add(h, &h->free_blocks, n); /* before the release: the count never undercounts */
-        if (u32_cas(h, p, &cur, next)) {
+        bool done;
+        if (nblk == 16u) {
+            done = u32_cas(h, pw, &cur, next);
+        } else {
+            uint8_t cur8 = (uint8_t)cur;
+            done = u8_cas(h, p, &cur8, (uint8_t)next);
+            cur = cur8;
+        }
+        if (done) {
             map_set(h, a, (first - a->first) >> 6);
             rgc_hint_lower(h, first + (size_t)__builtin_ctz(clear) / 2u);
             (void)u32_add(h, &h->collected_objects, objects);
@@ -472,10 +462,17 @@ static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t f
             return n;
         }
         (void)sz_add(h, &h->free_blocks, (size_t)0 - n);
-        for (unsigned k = 0; k < 16u; k++) /* changed under us: whatever is not free stays usable */
+        for (unsigned k = 0; k < nblk; k++) /* changed under us: whatever is not free stays usable */
             if (((cur >> (2u * k)) & 3u) != AT_FREE)
                 RGC_UNPOISON(block_addr_in(a, first + k), RGC_BS);
     }
+}
+static size_t sweep_byte_at_once(rgc_core *h, const struct rgc_area *a, size_t first, bool *rest) {
+    return sweep_inside_at_once(h, a, first, 4u, rest);
+}
+#if ATB_WORDS
+static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t first, bool *rest) {
+    return sweep_inside_at_once(h, a, first, 16u, rest);
 }
 #endif
 
@@ -577,29 +574,36 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
         size_t stop = area_end(a) < heads_end ? area_end(a) : heads_end;
         while (pos < stop && spent < chunk) {
 #if ATB_WORDS
-            /* A word of four table bytes holding garbage, when the budget allows: its contained
-             * objects in one update, and the whole word done at once when nothing else is left. */
+            /* An aligned word of four table bytes, when the budget allows: the garbage wholly inside it
+             * in one update, and the whole word done at once when nothing else is left; live objects
+             * alone are unmarked in one update. */
             if (((pos - a->first) & 15u) == 0 && stop - pos >= 16u && chunk - spent >= 16u) {
-                uint32_t w = u32_load((_Atomic uint32_t *)(void *)atb_byte(a, pos));
+                _Atomic uint8_t *p = atb_byte(a, pos);
+                uint32_t w = u32_load((_Atomic uint32_t *)(void *)p);
+                size_t freed = 0;
+                bool whole = false;
                 if ((w & ~(w >> 1) & 0x55555555u) != 0) { /* an unmarked HEAD: garbage */
                     bool rest;
-                    size_t freed = sweep_word_at_once(h, a, pos, &rest);
-                    if (freed != 0 && !rest) {
-                        size_t next = pos + 16u;
-                        if ((u32_load((_Atomic uint32_t *)(void *)atb_byte(a, pos)) & 0x55555555u) != 0)
-                            h->sweep_high = next; /* a live object (or one born since) stays here */
-                        sz_store(&h->sweep_pos, next);
-                        uint32_t now = u32_load(&h->sweep_claims);
-                        if (now != claims) { /* claims came in meanwhile: those born MARK in [pos, next) */
-                            unmark_range(h, pos, next);
-                            claims = now;
-                        }
-                        spent += 16u + freed;
-                        pos = next;
-                        continue;
-                    }
-                    spent += freed; /* the rest byte by byte */
+                    freed = sweep_word_at_once(h, a, pos, &rest);
+                    whole = freed != 0 && !rest;
+                } else if ((w & (w >> 1) & 0x55555555u) != 0) { /* live objects alone: unmark them */
+                    whole = unmark_marks(h, p, 16u, false);
                 }
+                if (whole) {
+                    size_t next = pos + 16u;
+                    if ((u32_load((_Atomic uint32_t *)(void *)p) & 0x55555555u) != 0)
+                        h->sweep_high = next; /* a live object (or one born since) stays here */
+                    sz_store(&h->sweep_pos, next);
+                    uint32_t now = u32_load(&h->sweep_claims);
+                    if (now != claims) { /* claims came in meanwhile: those born MARK in [pos, next) */
+                        unmark_range(h, pos, next);
+                        claims = now;
+                    }
+                    spent += 16u + freed;
+                    pos = next;
+                    continue;
+                }
+                spent += freed; /* the rest byte by byte */
             }
 #endif
             _Atomic uint8_t *p = atb_byte(a, pos);
@@ -627,7 +631,7 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                     /* Some HEAD: garbage to release (live blocks alone took one update for the byte,
                      * above), in one update too when it is all one-block objects, else block by block. */
                     bool rest;
-                    released = sweep_byte_at_once(h, a, pos, p, &rest);
+                    released = sweep_byte_at_once(h, a, pos, &rest);
                     if (rest) {
                         /* The byte's HEADs one by one (garbage: released; a TAIL or FREE block needs
                          * nothing), then its MARKs - and any object born MARK meanwhile - in one update. */

@@ -32,6 +32,7 @@ struct rgc_sim_stats {
     uint64_t delivered[RGC_SIM_MAX_LEVELS + 1]; /* handler runs per level */
     unsigned max_nesting;                       /* deepest stack of interrupted levels seen */
     uint64_t masks;                             /* outermost rgc_port_mask calls */
+    uint64_t storm_holds;                       /* times the storm waited for level 0 to run */
 };
 
 /* Call from the thread that becomes level 0 (the one interrupts preempt). levels: 1..15. ceiling:
@@ -45,7 +46,9 @@ int rgc_sim_attach(unsigned level, rgc_sim_handler fn, void *arg);
 int rgc_sim_timer(unsigned level, uint64_t period_ns);
 /* Raise a level once, from any thread or level (queued: a burst is not merged). */
 void rgc_sim_pend(unsigned level);
-/* A thread raising random levels in [lo, hi] at `per_second` (0: as fast as it can). */
+/* A thread raising random levels in [lo, hi] at `per_second` (0: as fast as it can). It never starves
+ * level 0 for good: when the core thread has not been seen at level 0 for 2 ms, it holds off until
+ * level 0 has run (counted in storm_holds). */
 int rgc_sim_storm_start(unsigned lo, unsigned hi, unsigned per_second, uint64_t seed);
 void rgc_sim_storm_stop(void);
 /* Stop every source and wait until nothing is pending or running. */

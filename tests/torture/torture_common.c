@@ -308,6 +308,9 @@ void tt_print_sim(double seconds) {
     printf("\n  interrupts: %ju in %.2f s = %.0f/s, deepest nesting %u, outermost masks %ju\n",
            (uintmax_t)total, seconds, seconds > 0 ? (double)total / seconds : 0.0, s.max_nesting,
            (uintmax_t)(s.masks - sim_base.masks));
+    if (s.storm_holds != sim_base.storm_holds)
+        printf("  the storm waited for level 0 to run %ju times (handlers slower than the storm)\n",
+               (uintmax_t)(s.storm_holds - sim_base.storm_holds));
 }
 
 /* Overwrite the stack area below the caller. Not instrumented by AddressSanitizer (its redzones would
