@@ -303,8 +303,15 @@ static bool is_object(unsigned state) {
     return state == AT_HEAD || state == AT_MARK;
 }
 
-/* rgc_free's fast path: a one-block object of area 0, no collection marking, no context below us
- * working on it. False (nothing changed) otherwise. */
+/* Release the object of several blocks at HEAD b of area a (out of line: the one-block free's path
+ * stays short). */
+__attribute__((noinline)) static void release_run_in(rgc_core *h, const struct rgc_area *a, size_t b) {
+    ftb_clear_in(h, a, b);
+    rgc_atb_release_object_in(h, a, b, tail_run_end(a, b + 1u, area_end(a)) - b);
+}
+
+/* rgc_free's fast path: an object of area 0, no collection marking, no context below us working on
+ * it. False (nothing changed) otherwise. */
 static bool free_block_fast(rgc_core *h, size_t b) {
     const struct rgc_area *a = &h->areas[0];
     rgc_ctx c;
@@ -314,11 +321,14 @@ static bool free_block_fast(rgc_core *h, size_t b) {
     u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
     unsigned state = atb_state_in(a, b);
     bool fast = (state == AT_HEAD || state == AT_MARK) && phase_of(h) != PHASE_MARK &&
-                (b + 1u >= a->nblocks || atb_state_in(a, b + 1u) != AT_TAIL) &&
                 !rgc_ctx_object_busy(h, &c, b);
-    if (fast) { /* area 0's block: no area lookups below */
-        ftb_clear_in(h, a, b);
-        rgc_atb_release_block_in(h, a, b);
+    if (fast) { /* rgc_free_object's release, in area 0: no area lookups below */
+        if (b + 1u < a->nblocks && atb_state_in(a, b + 1u) == AT_TAIL) {
+            release_run_in(h, a, b);
+        } else {
+            ftb_clear_in(h, a, b);
+            rgc_atb_release_block_in(h, a, b);
+        }
         ctx_unpublish(h, &c);
     }
     ctx_leave(h, &c);

@@ -476,6 +476,33 @@ static size_t sweep_word_at_once(rgc_core *h, const struct rgc_area *a, size_t f
 }
 #endif
 
+/* What the one update left in a table byte (nblk 4) or an aligned word of four bytes (nblk 16): its
+ * garbage HEADs one by one, in order (released, published, I7; a TAIL or FREE block needs nothing),
+ * then its MARKs - and any object born MARK meanwhile - in one update. Each block is looked at once,
+ * in order, as block by block; the table is read again for each (a release split at the budget
+ * leaves the rest's new HEAD further on, garbage too). Returns the blocks released. */
+RGC_HOT size_t sweep_heads_in_order(rgc_core *h, const rgc_ctx *c, const struct rgc_area *a, size_t first,
+                                    unsigned nblk, size_t budget) {
+    _Atomic uint8_t *p = atb_byte(a, first);
+    const uint32_t even = nblk == 16u ? 0x55555555u : 0x55u;
+    size_t end = area_end(a) - first > nblk ? first + nblk : area_end(a), released = 0;
+    for (unsigned k = 0; first + k < end;) {
+        uint32_t cur = nblk == 16u ? u32_load((_Atomic uint32_t *)(void *)p) : u8_load(p);
+        uint32_t heads = (cur & ~(cur >> 1) & even) >> (2u * k);
+        if (heads == 0)
+            break;
+        k += (unsigned)__builtin_ctz(heads) / 2u;
+        if (first + k >= end)
+            break;
+        size_t r = sweep_block(h, c, a, first + k, budget);
+        released += r;
+        budget = budget > r ? budget - r : 1u;
+        k++;
+    }
+    (void)unmark_marks(h, p, nblk, true);
+    return released;
+}
+
 /* End of a sweep: lower heads_end to where the last live object ends (I13) - the highest the sweep
  * left live (h->sweep_high) or a claim made during the sweep reported (h->claim_high, see
  * born_state) - so the next collection stops there. Claims publish their block, raise heads_end
@@ -575,8 +602,9 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
         while (pos < stop && spent < chunk) {
 #if ATB_WORDS
             /* An aligned word of four table bytes, when the budget allows: the garbage wholly inside it
-             * in one update, and the whole word done at once when nothing else is left; live objects
-             * alone are unmarked in one update. */
+             * in one update (and the whole word done when nothing else is left), then what straddles it
+             * object by object and the word's MARKs in one more update; live objects alone are
+             * unmarked in one update. */
             if (((pos - a->first) & 15u) == 0 && stop - pos >= 16u && chunk - spent >= 16u) {
                 _Atomic uint8_t *p = atb_byte(a, pos);
                 uint32_t w = u32_load((_Atomic uint32_t *)(void *)p);
@@ -585,7 +613,11 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                 if ((w & ~(w >> 1) & 0x55555555u) != 0) { /* an unmarked HEAD: garbage */
                     bool rest;
                     freed = sweep_word_at_once(h, a, pos, &rest);
-                    whole = freed != 0 && !rest;
+                    if (rest) { /* what straddles the word, or has a finaliser: object by object */
+                        size_t left = chunk - spent - 16u;
+                        freed += sweep_heads_in_order(h, c, a, pos, 16u, left > freed ? left - freed : 1u);
+                    }
+                    whole = true;
                 } else if ((w & (w >> 1) & 0x55555555u) != 0) { /* live objects alone: unmark them */
                     whole = unmark_marks(h, p, 16u, false);
                 }
@@ -632,28 +664,8 @@ static bool sweep_run(rgc_core *h, const rgc_ctx *c, size_t chunk, size_t *work)
                      * above), in one update too when it is all one-block objects, else block by block. */
                     bool rest;
                     released = sweep_byte_at_once(h, a, pos, &rest);
-                    if (rest) {
-                        /* The byte's HEADs one by one (garbage: released; a TAIL or FREE block needs
-                         * nothing), then its MARKs - and any object born MARK meanwhile - in one update. */
-                        size_t byte_end = next < area_end(a) ? next : area_end(a), budget = chunk - spent;
-                        /* Blocks [pos, pos + k) are done: each block is looked at once, in order, as
-                         * block by block; the table is read again for each (a release split at the
-                         * budget leaves the rest's new HEAD further on in this byte, garbage too). */
-                        for (unsigned k = 0; pos + k < byte_end;) {
-                            uint8_t cur = u8_load(p);
-                            unsigned heads = (unsigned)(cur & ~(cur >> 1) & 0x55u) >> (2u * k);
-                            if (heads == 0)
-                                break;
-                            k += (unsigned)__builtin_ctz(heads) / 2u;
-                            if (pos + k >= byte_end)
-                                break;
-                            size_t r = sweep_block(h, c, a, pos + k, budget);
-                            released += r;
-                            budget = budget > r ? budget - r : 1u;
-                            k++;
-                        }
-                        (void)unmark_whole_byte(h, p, true);
-                    }
+                    if (rest)
+                        released += sweep_heads_in_order(h, c, a, pos, 4u, chunk - spent);
                 }
                 if ((u8_load(p) & 0x55u) != 0) /* a live object (or one born since) stays here */
                     h->sweep_high = next;

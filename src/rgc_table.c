@@ -133,8 +133,16 @@ void rgc_atb_release_object(rgc_core *h, size_t b, size_t n) {
 void rgc_map_clear_full(rgc_core *h, const struct rgc_area *a, size_t group) {
     (void)u32_and(h, &a->free_map[group >> 5], ~((uint32_t)1u << (group & 31u)));
     /* A block released before the clear but after our search looked at it must not stay hidden. */
-    size_t lo = group << 6, hi = lo + 64u < a->nblocks ? lo + 64u : a->nblocks;
-    for (size_t k = lo; k < hi; k++) {
+    size_t lo = group << 6, hi = lo + 64u < a->nblocks ? lo + 64u : a->nblocks, k = lo;
+#if ATB_WORDS /* sixteen blocks a read */
+    for (; k + 16u <= hi; k += 16u) {
+        if (ATB_FREE_PAIRS(u32_load((_Atomic uint32_t *)(void *)&a->atb[ATB_INDEX(k)])) != 0) {
+            map_set(h, a, group);
+            return;
+        }
+    }
+#endif
+    for (; k < hi; k++) {
         if (ATB_GET(u8_load(&a->atb[ATB_INDEX(k)]), k) == AT_FREE) {
             map_set(h, a, group);
             return;

@@ -465,7 +465,7 @@ static inline bool heap_locked_explicitly(void) {
 /* Thread code's allocation (ptr == NULL) or moving resize, as py/gc.c does it: a collection first when
  * the threshold is reached, then one more after a failure (unless auto-collection is off); the
  * threshold counts the blocks granted. rgc_realloc moves in one call and keeps the finaliser flag. */
-static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
+static MP_NOINLINE void *alloc_collecting_slow(void *ptr, size_t n_bytes, unsigned flags, bool failed) {
     size_t n_blocks = (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
     GC_ENTER();
     int collected = !MP_STATE_MEM(gc_auto_collect_enabled);
@@ -476,13 +476,17 @@ static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
         GC_EXIT();
         gc_collect();
         collected = 1;
+        failed = false; /* (another thread's allocations made it due): try again after it */
         GC_ENTER();
     }
     #endif
     void *p;
     for (;;) {
         /* zeroed: a finaliser object's type is NULL */
-        p = ptr == NULL ? rgc_alloc(&mp_rgc_heap, n_bytes, flags) : rgc_realloc(&mp_rgc_heap, ptr, n_bytes, true);
+        p = failed ? NULL
+            : ptr == NULL ? rgc_alloc(&mp_rgc_heap, n_bytes, flags)
+            : rgc_realloc(&mp_rgc_heap, ptr, n_bytes, true);
+        failed = false; /* the caller's attempt counts as this loop's first */
         if (p != NULL) {
             break;
         }
@@ -509,6 +513,34 @@ static void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
     (void)n_blocks;
     GC_EXIT();
     return p;
+}
+
+/* The common case of alloc_collecting_slow, inlined into its callers: no collection due, and the
+ * allocation succeeds - one lock, one rgc call, the threshold's count (collect-and-retry, and the
+ * incremental build's steps, are the slow path's). */
+static inline void *alloc_collecting(void *ptr, size_t n_bytes, unsigned flags) {
+    #if !MICROPY_GC_RGC_INCREMENTAL
+    GC_ENTER();
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    if (!MP_STATE_MEM(gc_auto_collect_enabled) || MP_STATE_MEM(gc_alloc_amount) < MP_STATE_MEM(gc_alloc_threshold))
+    #endif
+    {
+        void *p = ptr == NULL ? rgc_alloc(&mp_rgc_heap, n_bytes, flags) : rgc_realloc(&mp_rgc_heap, ptr, n_bytes, true);
+        if (p != NULL) {
+            #if MICROPY_GC_ALLOC_THRESHOLD
+            MP_STATE_MEM(gc_alloc_amount) += (n_bytes + BYTES_PER_BLOCK - 1) / BYTES_PER_BLOCK;
+            #endif
+            GC_EXIT();
+            return p;
+        }
+        GC_EXIT();
+        return alloc_collecting_slow(ptr, n_bytes, flags, true);
+    }
+    #if MICROPY_GC_ALLOC_THRESHOLD
+    GC_EXIT(); /* a collection is due first */
+    #endif
+    #endif
+    return alloc_collecting_slow(ptr, n_bytes, flags, false);
 }
 
 void *gc_alloc(size_t n_bytes, unsigned int alloc_flags) {
