@@ -265,6 +265,62 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
     return result;
 }
 
+#if ATB_WORDS
+/* A request of 2 .. 8 blocks in the common case: next fit (claim_somewhere's rule for its size; the
+ * heap large enough that the size searches next fit) finds a run of free blocks in the aligned word
+ * of table bytes that holds the rover, from the rover on. The run is claimed in one update of that
+ * word - HEAD (or MARK) and TAILs at once, after the same publish, heads_end raise and colour
+ * decision as claim_somewhere's. Anything else - no such run there, the word changed under us - and
+ * the general path takes the request, nothing changed but a stale slot (as alloc_block_fast). */
+static void *alloc_run_fast(rgc_core *h, size_t nb, unsigned flags) {
+    rgc_ctx c;
+    if (!fast_reserve(h, &c))
+        return NULL;
+    if ((atomic_load_explicit(&h->policy[c.level], memory_order_relaxed) & RGC_NO_ALLOC) ||
+        uns_load(&h->lock_depth) != 0 || sz_load(&h->threshold) != 0 || uns_load(&h->pacing) != 0)
+        return NULL;
+    const struct rgc_area *a = &h->areas[0]; /* a->first == 0 */
+    if (nb > (sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT))
+        return NULL; /* first fit for this size: the general path */
+    size_t rover = sz_load(&h->rover), hint = sz_load(&h->hint);
+    size_t from = rover > hint ? rover : hint, base = from & ~(size_t)15u;
+    size_t limit = level_limit(h, 0) < a->nblocks ? level_limit(h, 0) : a->nblocks;
+    if (base + 16u > limit)
+        return NULL;
+    _Atomic uint32_t *p = (_Atomic uint32_t *)(void *)atb_byte(a, base);
+    uint32_t cur = u32_load(p);
+    /* Lanes k where blocks k .. k + nb - 1 are all free, from the rover's lane on. */
+    uint32_t free_pairs = ATB_FREE_PAIRS(cur), runs = free_pairs & (0xFFFFFFFFu << (2u * (from & 15u)));
+    for (unsigned i = 1; i < nb; i++)
+        runs &= free_pairs >> (2u * i);
+    if (runs == 0)
+        return NULL;
+    unsigned k = (unsigned)__builtin_ctz(runs) / 2u;
+    size_t s = base + k;
+    uint32_t lanes = (nb == 16u ? 0xFFFFFFFFu : (1u << (2u * nb)) - 1u) << (2u * k);
+    ctx_publish(h, &c, s, SLOT_CLAIM); /* as claim_somewhere: published before the claim */
+    u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
+    heads_end_raise(h, s);
+    /* HEAD or MARK at k, TAIL (2) at k + 1 .. k + nb - 1 */
+    uint32_t bits = ((uint32_t)born_state(h, s) | (0xAAAAAAAAu & (lanes >> (2u * k)) & ~3u)) << (2u * k);
+    while (!u32_cas(h, p, &cur, cur | bits)) {
+        if ((cur & lanes) != 0) { /* taken by a preempting context: search in the general path */
+            ctx_leave(h, &c);
+            return NULL;
+        }
+    }
+    atb_count_free(h, nb, 0);
+    sz_store(&h->rover, s + nb); /* advisory, as claim_somewhere's */
+    void *result = block_addr_in(a, s);
+    RGC_UNPOISON(result, nb * RGC_BS);
+    __builtin_memset(result, 0, nb * RGC_BS);
+    if (flags & RGC_FINALISER)
+        ftb_set(h, s);
+    ctx_leave(h, &c);
+    return result;
+}
+#endif
+
 void *rgc_alloc(rgc_heap *heap, size_t n, unsigned flags) {
     rgc_core *h = core_of(heap);
     RGC_CHECK_ENTRY_AND_RETURN(h);
@@ -275,6 +331,13 @@ void *rgc_alloc(rgc_heap *heap, size_t n, unsigned flags) {
         if (p != NULL)
             return p;
     }
+#if ATB_WORDS
+    else if (n - 1u < 8u * RGC_BS && (flags & ~(unsigned)RGC_FINALISER) == 0) { /* 2 .. 8 blocks */
+        void *p = alloc_run_fast(h, (n + RGC_BS - 1u) / RGC_BS, flags);
+        if (p != NULL)
+            return p;
+    }
+#endif
     if (n == 0 || n > sz_load(&h->nblocks) * RGC_BS || (flags & ~(unsigned)RGC_FINALISER) != 0) {
         rgc_count_misuse(h);
         return NULL;

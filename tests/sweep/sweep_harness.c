@@ -43,7 +43,7 @@
 #define MAXADDR 1024
 #define MAXMOVE 8
 #define MAXSNAP 64
-#define MEM_MAX (64 * 1024)
+#define MEM_MAX (80 * 1024)
 
 rgc_heap g_heap;
 static _Alignas(64) unsigned char g_mem[MEM_MAX];
@@ -1637,9 +1637,15 @@ static void setup_realloc_paused(void)
     pause_collection(PHASE_MARK, 1);
 }
 
+#define RUN_BLOCKS ((size_t)2u << RGC_NEXT_FIT_SHIFT) /* next fit for 2 blocks and more */
+_Static_assert(RUN_BLOCKS * RGC_BLOCK_BYTES + RUN_BLOCKS + 4 * RGC_BLOCK_BYTES <= MEM_MAX, "MEM_MAX too small");
 const scenario g_scenarios[] = {
     {"alloc_fresh", 64, 0, setup_alloc_fresh, victim_alloc_fresh, "rgc_alloc(3 blocks) on a fresh heap", 0},
     {"alloc_frag", 176, 0, setup_alloc_frag, victim_alloc_frag, "rgc_alloc(2 blocks) past 40 one-block holes", 0},
+    /* RUN_BLOCKS: a heap large enough that small multi-block requests search next fit - rgc_alloc's
+     * run fast path (one table-word update for the whole run) */
+    {"alloc_run", RUN_BLOCKS, 0, setup_alloc_fresh, victim_alloc_fresh,
+     "rgc_alloc(3 blocks) on a fresh heap of 2048 blocks (the multi-block fast path)", 0},
     {"alloc_contend", 48, 0, setup_alloc_contend, victim_alloc_contend,
      "rgc_alloc(3 blocks, FINALISER) into the hole the interrupt also takes", 0},
     {"free", 64, 0, setup_free, victim_free, "rgc_free of a 6-block finaliser object", 0},
@@ -1681,6 +1687,10 @@ const scenario g_scenarios[] = {
      "rgc_alloc(3 blocks) while a collection is paused (marking): born marked", 1},
     {"alloc_paused_sw", 64, 1, setup_alloc_paused_sweep, victim_alloc_fresh,
      "rgc_alloc(3 blocks) while a collection is paused (sweeping): born marked ahead of the sweeper", 1},
+    {"alloc_run_paused", RUN_BLOCKS, 1, setup_alloc_paused, victim_alloc_fresh,
+     "rgc_alloc(3 blocks, the multi-block fast path) while a collection is paused (marking)", 1},
+    {"alloc_run_paused_sw", RUN_BLOCKS, 1, setup_alloc_paused_sweep, victim_alloc_fresh,
+     "rgc_alloc(3 blocks, the multi-block fast path) while a collection is paused (sweeping)", 1},
     {"free_paused", 64, 1, setup_free_paused, victim_free,
      "rgc_free of a 6-block finaliser object while a collection is paused (marking): deferred", 1},
     {"realloc_paused", 64, 1, setup_realloc_paused, victim_realloc_move,
