@@ -96,7 +96,8 @@
 #define RGC_SINGLE_CONTEXT 0
 #endif
 
-/* 1: the smallest library (the compiler decides what to inline; slower one-block paths at -Os).
+/* 1: the smallest library (the compiler decides what to inline; slower one-block paths at -Os; no
+ * fast path for requests of several blocks).
  * Default 1 on ARMv6-M (Cortex-M0/M0+), whose table updates are calls to the port's masked helpers
  * anyway: inlining the wrappers there only copies the calls (a quarter more .text, and slower under
  * QEMU's interrupt storm; bench/results/mcu.md); 0 elsewhere. */

@@ -265,7 +265,7 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
     return result;
 }
 
-#if ATB_WORDS
+#if ATB_WORDS && !RGC_SMALL /* (RGC_SMALL: the general path takes every request of several blocks) */
 /* A request of 2 .. 8 blocks in the common case: next fit (claim_somewhere's rule for its size; the
  * heap large enough that the size searches next fit) finds a run of free blocks in the aligned word
  * of table bytes that holds the rover, from the rover on. The run is claimed in one update of that
@@ -331,7 +331,7 @@ void *rgc_alloc(rgc_heap *heap, size_t n, unsigned flags) {
         if (p != NULL)
             return p;
     }
-#if ATB_WORDS
+#if ATB_WORDS && !RGC_SMALL
     else if (n - 1u < 8u * RGC_BS && (flags & ~(unsigned)RGC_FINALISER) == 0) { /* 2 .. 8 blocks */
         void *p = alloc_run_fast(h, (n + RGC_BS - 1u) / RGC_BS, flags);
         if (p != NULL)
