@@ -216,6 +216,8 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
         return NULL;
     _Atomic uint8_t *p = atb_byte(a, s);
     uint8_t cur = u8_load(p);
+    SEARCH_STAT(h, searches, 1u); /* (the fast path's table reads count as a search's) */
+    SEARCH_STAT(h, search_bytes, 1u);
     if (ATB_GET(cur, s) != AT_FREE) {
         /* The hint's block is taken: a free block later in the same table byte, else in the rest of
          * its aligned word of table bytes (16 blocks, where words are read), will do - a heap of
@@ -226,6 +228,7 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
         if (free_pairs == 0 && (s & 12u) != 12u && (s | 15u) < a->nblocks) {
             base = s & ~(size_t)15u;
             uint32_t w = u32_load((_Atomic uint32_t *)(void *)atb_byte(a, base));
+            SEARCH_STAT(h, search_bytes, 4u);
             free_pairs = ATB_FREE_PAIRS(w) & (0xFFFFFFFFu << (8u * (((unsigned)s >> 2) & 3u) + 8u));
         }
 #endif
@@ -289,6 +292,8 @@ static void *alloc_run_fast(rgc_core *h, size_t nb, unsigned flags) {
         return NULL;
     _Atomic uint32_t *p = (_Atomic uint32_t *)(void *)atb_byte(a, base);
     uint32_t cur = u32_load(p);
+    SEARCH_STAT(h, searches, 1u); /* (the fast path's table reads count as a search's) */
+    SEARCH_STAT(h, search_bytes, 4u);
     /* Lanes k where blocks k .. k + nb - 1 are all free, from the rover's lane on. */
     uint32_t free_pairs = ATB_FREE_PAIRS(cur), runs = free_pairs & (0xFFFFFFFFu << (2u * (from & 15u)));
     for (unsigned i = 1; i < nb; i++)
