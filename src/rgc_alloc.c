@@ -202,13 +202,31 @@ RGC_HOT bool fast_reserve(rgc_core *h, rgc_ctx *c) {
     return c->depth < RGC_MAX_NEST;
 }
 
+/* The allocation fast paths' context: fast_reserve, and none of what the general path must handle -
+ * a level that may not allocate, the heap locked, a threshold or pacing (they count every allocation
+ * and may collect). */
+RGC_HOT bool fast_alloc_reserve(rgc_core *h, rgc_ctx *c) {
+    return fast_reserve(h, c) &&
+           !(atomic_load_explicit(&h->policy[c->level], memory_order_relaxed) & RGC_NO_ALLOC) &&
+           uns_load(&h->lock_depth) == 0 && sz_load(&h->threshold) == 0 && uns_load(&h->pacing) == 0;
+}
+
+/* The fast paths' end, once blocks [s, s + nb) of area 0 are claimed: count them, zero them, the
+ * finaliser flag, leave the context. */
+RGC_HOT void *fast_alloc_finish(rgc_core *h, const rgc_ctx *c, size_t s, size_t nb, unsigned flags) {
+    atb_count_free(h, nb, 0);
+    void *result = block_addr_in(&h->areas[0], s);
+    RGC_UNPOISON(result, nb * RGC_BS);
+    __builtin_memset(result, 0, nb * RGC_BS);
+    if (flags & RGC_FINALISER)
+        ftb_set(h, s);
+    ctx_leave(h, c);
+    return result;
+}
+
 static void *alloc_block_fast(rgc_core *h, unsigned flags) {
     rgc_ctx c;
-    if (!fast_reserve(h, &c))
-        return NULL;
-    /* Threshold and pacing count every allocation (and may collect): the general path. */
-    if ((atomic_load_explicit(&h->policy[c.level], memory_order_relaxed) & RGC_NO_ALLOC) ||
-        uns_load(&h->lock_depth) != 0 || sz_load(&h->threshold) != 0 || uns_load(&h->pacing) != 0)
+    if (!fast_alloc_reserve(h, &c))
         return NULL;
     size_t s = sz_load(&h->hint);
     const struct rgc_area *a = &h->areas[0]; /* a->first == 0 */
@@ -257,15 +275,8 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
             return NULL;
         }
     }
-    atb_count_free(h, 1u, 0);
     sz_store(&h->hint, s + 1u); /* advisory: see claim_somewhere */
-    void *result = block_addr_in(a, s);
-    RGC_UNPOISON(result, RGC_BS);
-    __builtin_memset(result, 0, RGC_BS);
-    if (flags & RGC_FINALISER)
-        ftb_set(h, s);
-    ctx_leave(h, &c);
-    return result;
+    return fast_alloc_finish(h, &c, s, 1u, flags);
 }
 
 #if ATB_WORDS && !RGC_SMALL /* (RGC_SMALL: the general path takes every request of several blocks) */
@@ -277,18 +288,14 @@ static void *alloc_block_fast(rgc_core *h, unsigned flags) {
  * the general path takes the request, nothing changed but a stale slot (as alloc_block_fast). */
 static void *alloc_run_fast(rgc_core *h, size_t nb, unsigned flags) {
     rgc_ctx c;
-    if (!fast_reserve(h, &c))
-        return NULL;
-    if ((atomic_load_explicit(&h->policy[c.level], memory_order_relaxed) & RGC_NO_ALLOC) ||
-        uns_load(&h->lock_depth) != 0 || sz_load(&h->threshold) != 0 || uns_load(&h->pacing) != 0)
+    if (!fast_alloc_reserve(h, &c))
         return NULL;
     const struct rgc_area *a = &h->areas[0]; /* a->first == 0 */
     if (nb > (sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT))
         return NULL; /* first fit for this size: the general path */
     size_t rover = sz_load(&h->rover), hint = sz_load(&h->hint);
     size_t from = rover > hint ? rover : hint, base = from & ~(size_t)15u;
-    size_t limit = level_limit(h, 0) < a->nblocks ? level_limit(h, 0) : a->nblocks;
-    if (base + 16u > limit)
+    if (base + 16u > a->nblocks || base + 16u > level_limit(h, 0))
         return NULL;
     _Atomic uint32_t *p = (_Atomic uint32_t *)(void *)atb_byte(a, base);
     uint32_t cur = u32_load(p);
@@ -302,7 +309,7 @@ static void *alloc_run_fast(rgc_core *h, size_t nb, unsigned flags) {
         return NULL;
     unsigned k = (unsigned)__builtin_ctz(runs) / 2u;
     size_t s = base + k;
-    uint32_t lanes = (nb == 16u ? 0xFFFFFFFFu : (1u << (2u * nb)) - 1u) << (2u * k);
+    uint32_t lanes = ((1u << (2u * nb)) - 1u) << (2u * k); /* nb <= 8 */
     ctx_publish(h, &c, s, SLOT_CLAIM); /* as claim_somewhere: published before the claim */
     u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
     heads_end_raise(h, s);
@@ -314,15 +321,8 @@ static void *alloc_run_fast(rgc_core *h, size_t nb, unsigned flags) {
             return NULL;
         }
     }
-    atb_count_free(h, nb, 0);
     sz_store(&h->rover, s + nb); /* advisory, as claim_somewhere's */
-    void *result = block_addr_in(a, s);
-    RGC_UNPOISON(result, nb * RGC_BS);
-    __builtin_memset(result, 0, nb * RGC_BS);
-    if (flags & RGC_FINALISER)
-        ftb_set(h, s);
-    ctx_leave(h, &c);
-    return result;
+    return fast_alloc_finish(h, &c, s, nb, flags);
 }
 #endif
 
