@@ -166,10 +166,13 @@ RGC_HOT bool mark_in_area0(rgc_core *h, const struct rgc_area *a0, size_t b) {
  * the stack as its next TAIL). The loop of every marking, shaped as py/gc.c's gc_mark_subtree: one
  * function, the pool's bounds in registers, the HEAD -> MARK update inline. Nothing is released
  * while marking, so the extent read here stays the object's. Returns the blocks scanned. */
+RGC_NO_ASAN static size_t trace_stack_all_area0(rgc_core *h);
 RGC_NO_ASAN static size_t trace_stack(rgc_core *h, size_t budget) {
     const struct rgc_area *a0 = &h->areas[0];
     const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)a0->nblocks * RGC_BS;
     const bool more_areas = heap_areas(h) > 1u;
+    if (budget == RGC_NONE && !more_areas && !RGC_INTERIOR_POINTERS)
+        return trace_stack_all_area0(h);
     size_t work = 0;
     while (h->mark_sp > 0 && work < budget) {
         size_t b = h->mark_stack[--h->mark_sp];
@@ -193,6 +196,38 @@ RGC_NO_ASAN static size_t trace_stack(rgc_core *h, size_t budget) {
                 mark_push(h, (size_t)(off / RGC_BS));
         }
     }
+    return work;
+}
+
+/* trace_stack for its most common case - no budget (a collection that runs to its end: MicroPython's,
+ * every rgc_collect), one area, no interior pointers - as py/gc.c's gc_mark_subtree runs it: the stack
+ * pointer in a register, the object's extent from its HEAD to the area's end, the push inline (an
+ * overflow still requests the rescan). Returns the blocks scanned. */
+RGC_NO_ASAN static size_t trace_stack_all_area0(rgc_core *h) {
+    const struct rgc_area *a0 = &h->areas[0]; /* a0->first == 0 */
+    const size_t nblocks = a0->nblocks;
+    const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)nblocks * RGC_BS;
+    size_t sp = h->mark_sp, work = 0;
+    bool overflow = false;
+    while (sp > 0) {
+        size_t b = h->mark_stack[--sp];
+        size_t e = tail_run_end(a0, b + 1u, nblocks);
+        work += e - b;
+        const _Atomic uintptr_t *w = (const _Atomic uintptr_t *)(const void *)block_addr_in(a0, b);
+        const _Atomic uintptr_t *w_end = w + (e - b) * RGC_WORDS_PER_BLOCK;
+        for (; w < w_end; w++) {
+            uintptr_t off = atomic_load_explicit(w, memory_order_relaxed) - pool;
+            if (off < bytes && (off & (RGC_BS - 1u)) == 0 && mark_in_area0(h, a0, (size_t)(off / RGC_BS))) {
+                if (sp < RGC_MARK_STACK_DEPTH)
+                    h->mark_stack[sp++] = (size_t)(off / RGC_BS);
+                else
+                    overflow = true;
+            }
+        }
+    }
+    h->mark_sp = 0;
+    if (overflow)
+        request_rescan(h); /* the MARK blocks not traced are found again by the rescan */
     return work;
 }
 
