@@ -517,11 +517,65 @@ static void *realloc_pinned(rgc_core *h, void *p, size_t n, bool allow_move) {
     return result;
 }
 
+#if ATB_WORDS && !RGC_SMALL /* (RGC_SMALL: the general path takes every resize) */
+/* rgc_realloc's common case (a runtime's growing lists, strings, buffers): an object of area 0 that
+ * keeps its size in blocks, or grows into the free blocks that follow it inside the aligned word of
+ * table bytes where it ends - claimed as TAILs in one update of that word. The context, slot and
+ * checks are realloc_object's for that case, in the order it does them; anything else (a shrink, a
+ * busy object, a misuse, the blocks taken) and the general path takes the request, nothing changed but
+ * a stale slot. */
+static void *realloc_fast(rgc_core *h, void *p, size_t n) {
+    const struct rgc_area *a = &h->areas[0]; /* a->first == 0 */
+    uintptr_t off = (uintptr_t)p - (uintptr_t)a->pool;
+    if (off >= (uintptr_t)a->nblocks * RGC_BS || (off & (RGC_BS - 1u)) != 0 || n - 1u >= (uintptr_t)a->nblocks * RGC_BS - off)
+        return NULL; /* (a size of 0 or past the area: the general path's) */
+    rgc_ctx c;
+    if (!fast_reserve(h, &c) ||
+        (atomic_load_explicit(&h->policy[c.level], memory_order_relaxed) & RGC_NO_ALLOC) ||
+        uns_load(&h->lock_depth) != 0)
+        return NULL;
+    size_t b = (size_t)(off / RGC_BS), to = b + (n + RGC_BS - 1u) / RGC_BS;
+    ctx_publish(h, &c, b, SLOT_OP);
+    u8_store(&h->depth[c.level], (uint8_t)(c.depth + 1u));
+    void *result = NULL;
+    if (is_object(atb_state_in(a, b)) && !rgc_ctx_object_busy(h, &c, b)) {
+        size_t e = tail_run_end(a, b + 1u, a->nblocks);
+        if (to == e) {
+            result = p;
+        } else if (to > e && to <= level_limit(h, c.level) && ((e ^ (to - 1u)) & ~(size_t)15u) == 0) {
+            /* the new TAILs [e, to) lie in e's table word: lanes e & 15 .. (to - 1) & 15 */
+            unsigned k = (unsigned)(e & 15u), nt = (unsigned)(to - e); /* 1 <= nt <= 16 - k */
+            uint32_t lanes = (uint32_t)((((uint64_t)1 << (2u * nt)) - 1u) << (2u * k));
+            _Atomic uint32_t *w = (_Atomic uint32_t *)(void *)atb_byte(a, e & ~(size_t)15u);
+            uint32_t cur = u32_load(w);
+            while ((cur & lanes) == 0) {
+                if (u32_cas(h, w, &cur, cur | (lanes & 0xAAAAAAAAu))) {
+                    atb_count_free(h, nt, 0);
+                    void *grown = block_addr_in(a, e);
+                    RGC_UNPOISON(grown, nt * RGC_BS);
+                    __builtin_memset(grown, 0, nt * RGC_BS);
+                    result = p;
+                    break;
+                }
+            }
+        }
+    }
+    ctx_leave(h, &c);
+    return result;
+}
+#endif
+
 void *rgc_realloc(rgc_heap *heap, void *p, size_t n, bool allow_move) {
     rgc_core *h = core_of(heap);
     RGC_CHECK_ENTRY_AND_RETURN(h);
     void *volatile pin = p; /* see rgc_free */
-    void *result = realloc_pinned(h, p, n, allow_move);
+    void *result = NULL;
+#if ATB_WORDS && !RGC_SMALL
+    if (heap_ok(h))
+        result = realloc_fast(h, p, n);
+    if (result == NULL)
+#endif
+        result = realloc_pinned(h, p, n, allow_move);
     (void)pin;
     return result;
 }

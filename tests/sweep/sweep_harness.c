@@ -1269,6 +1269,9 @@ static void victim_realloc_common(size_t n, bool allow_move, int expect, int unr
     sweep_arm(g_N);
     unsigned char *r = victim_realloc_call(id, n, allow_move);
     g_vpoints = sweep_disarm();
+    /* an interrupt that finished the collection and stepped the next one into its mark phase: the
+     * move's old copy may be left to that collection too */
+    marking = marking || marking_now();
     unsigned char *p = g_obj[id].p;
     (void)held;
     g_obj[id].pinned = 0;
@@ -1631,6 +1634,16 @@ static void setup_free_paused(void)
     setup_free();
     pause_collection(PHASE_MARK, 1);
 }
+static void setup_realloc_grow_paused(void)
+{
+    setup_realloc_inplace();
+    pause_collection(PHASE_MARK, 1);
+}
+static void setup_realloc_grow_paused_sweep(void)
+{
+    setup_realloc_inplace();
+    pause_collection(PHASE_SWEEP, 1);
+}
 static void setup_realloc_paused(void)
 {
     setup_realloc_move();
@@ -1693,6 +1706,12 @@ const scenario g_scenarios[] = {
      "rgc_alloc(3 blocks, the multi-block fast path) while a collection is paused (sweeping)", 1},
     {"free_paused", 64, 1, setup_free_paused, victim_free,
      "rgc_free of a 6-block finaliser object while a collection is paused (marking): deferred", 1},
+    /* rgc_realloc's fast path (growth inside the table word where the object ends) under a paused
+     * collection: the object's new TAILs land while the collector marks or sweeps */
+    {"realloc_grow_paused", 64, 1, setup_realloc_grow_paused, victim_realloc_grow,
+     "rgc_realloc 2 -> 5 blocks, free blocks follow, while a collection is paused (marking)", 1},
+    {"realloc_grow_paused_sw", 64, 1, setup_realloc_grow_paused_sweep, victim_realloc_grow,
+     "rgc_realloc 2 -> 5 blocks, free blocks follow, while a collection is paused (sweeping)", 1},
     {"realloc_paused", 64, 1, setup_realloc_paused, victim_realloc_move,
      "rgc_realloc 2 -> 5 blocks, moves, while a collection is paused (marking)", 1},
 };
