@@ -166,13 +166,17 @@ RGC_HOT bool mark_in_area0(rgc_core *h, const struct rgc_area *a0, size_t b) {
  * the stack as its next TAIL). The loop of every marking, shaped as py/gc.c's gc_mark_subtree: one
  * function, the pool's bounds in registers, the HEAD -> MARK update inline. Nothing is released
  * while marking, so the extent read here stays the object's. Returns the blocks scanned. */
+#if !RGC_SMALL
 RGC_NO_ASAN static size_t trace_stack_all_area0(rgc_core *h);
+#endif
 RGC_NO_ASAN static size_t trace_stack(rgc_core *h, size_t budget) {
     const struct rgc_area *a0 = &h->areas[0];
     const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)a0->nblocks * RGC_BS;
     const bool more_areas = heap_areas(h) > 1u;
+#if !RGC_SMALL /* (RGC_SMALL: the general loop, one copy of it) */
     if (budget == RGC_NONE && !more_areas && !RGC_INTERIOR_POINTERS)
         return trace_stack_all_area0(h);
+#endif
     size_t work = 0;
     while (h->mark_sp > 0 && work < budget) {
         size_t b = h->mark_stack[--h->mark_sp];
@@ -199,11 +203,12 @@ RGC_NO_ASAN static size_t trace_stack(rgc_core *h, size_t budget) {
     return work;
 }
 
+#if !RGC_SMALL
 /* trace_stack for its most common case - no budget (a collection that runs to its end: MicroPython's,
  * every rgc_collect), one area, no interior pointers - as py/gc.c's gc_mark_subtree runs it: the stack
  * pointer in a register, the object's extent from its HEAD to the area's end, the push inline (an
  * overflow still requests the rescan). Returns the blocks scanned. */
-RGC_NO_ASAN static size_t trace_stack_all_area0(rgc_core *h) {
+__attribute__((noinline)) RGC_SPEED RGC_NO_ASAN static size_t trace_stack_all_area0(rgc_core *h) {
     const struct rgc_area *a0 = &h->areas[0]; /* a0->first == 0 */
     const size_t nblocks = a0->nblocks;
     const uintptr_t pool = (uintptr_t)a0->pool, bytes = (uintptr_t)nblocks * RGC_BS;
@@ -230,6 +235,7 @@ RGC_NO_ASAN static size_t trace_stack_all_area0(rgc_core *h) {
         request_rescan(h); /* the MARK blocks not traced are found again by the rescan */
     return work;
 }
+#endif
 
 /* Objects other contexts are in the middle of claiming, freeing or resizing (I7, docs/design.md 4). */
 static void scan_slots(rgc_core *h) {
