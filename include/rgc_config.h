@@ -70,10 +70,18 @@
 #endif
 #endif
 
-/* Placement: requests of 2 .. (heap blocks >> RGC_NEXT_FIT_SHIFT) blocks search next fit (fast on big
- * heaps: they skip the small holes at the bottom), all others first fit (as MicroPython: resists the
- * fragmentation growing tables cause). 10: a heap under 2048 blocks is first fit throughout; 6 trades
- * some fragmentation resistance for speed on small heaps (bench/results: scaling). */
+/* Placement: requests of 2 .. next-fit-max blocks search next fit (fast: they skip the small holes at
+ * the bottom), all others first fit (as MicroPython: resists the fragmentation growing tables cause).
+ * next-fit-max = the larger of heap blocks >> RGC_NEXT_FIT_SHIFT and RGC_NEXT_FIT_BLOCKS, the latter
+ * capped at heap blocks / 256: on a small heap the common small objects (up to 32 blocks: 512 B with
+ * 16-byte blocks) still skip the holes (a 256 KiB heap of 16-byte blocks: A2 11x py/gc.c instead of
+ * 1.5x, bench/results/mcu.md), while nothing above 1/256 of the heap splits a large free run (a cap of
+ * 1/64 or 1/128 failed MicroPython's stress/dict_copy.py on a 48 KiB heap; 1/256 passes, as first fit
+ * does), and a heap under 512 blocks is first fit throughout, as MicroPython places objects.
+ * RGC_NEXT_FIT_BLOCKS=0: only the shift's 1/1024. */
+#ifndef RGC_NEXT_FIT_BLOCKS
+#define RGC_NEXT_FIT_BLOCKS 32
+#endif
 #ifndef RGC_NEXT_FIT_SHIFT
 #define RGC_NEXT_FIT_SHIFT 10
 #endif

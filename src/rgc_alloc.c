@@ -77,7 +77,7 @@ static size_t claim_somewhere(rgc_core *h, const rgc_ctx *c, size_t nb) {
         size_t hint = sz_load(&h->hint);
         size_t start = hint, window = RGC_NONE, wmin = nb;
         unsigned k = 0;
-        bool next_fit = nb > 1u && nb <= (sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT);
+        bool next_fit = nb > 1u && nb <= next_fit_max(sz_load(&h->nblocks));
         if (next_fit) {
             size_t rover = sz_load(&h->rover);
             start = rover > hint ? rover : hint; /* nothing is free below the hint */
@@ -291,7 +291,7 @@ static void *alloc_run_fast(rgc_core *h, size_t nb, unsigned flags) {
     if (!fast_alloc_reserve(h, &c))
         return NULL;
     const struct rgc_area *a = &h->areas[0]; /* a->first == 0 */
-    if (nb > (sz_load(&h->nblocks) >> RGC_NEXT_FIT_SHIFT))
+    if (nb > next_fit_max(sz_load(&h->nblocks)))
         return NULL; /* first fit for this size: the general path */
     size_t rover = sz_load(&h->rover), hint = sz_load(&h->hint);
     size_t from = rover > hint ? rover : hint, base = from & ~(size_t)15u;

@@ -114,6 +114,14 @@ void rgc_shade_ref(rgc_core *h, const void *p);
 /* Shade every word of a root range (read like the collector reads roots: any memory, even pool
  * blocks another context has just freed). */
 void rgc_shade_words(rgc_core *h, void *const *words, size_t nwords);
+/* The largest request that searches next fit on a heap of nblocks blocks (rgc_config.h). */
+RGC_HOT size_t next_fit_max(size_t nblocks) {
+    size_t by_shift = nblocks >> RGC_NEXT_FIT_SHIFT, floor = nblocks >> 8;
+    if (floor > RGC_NEXT_FIT_BLOCKS)
+        floor = RGC_NEXT_FIT_BLOCKS;
+    return by_shift > floor ? by_shift : floor;
+}
+
 /* Blocks levels below `level` may not use: the limit of allocations at level (reserves). */
 RGC_HOT size_t level_limit(rgc_core *h, unsigned level) {
     return sz_load(&h->limit[level]);

@@ -5,12 +5,12 @@
 /* Search (no masking; the claim re-validates every block it takes).
  *
  * Where a search starts: 1-block requests from `hint`, the lowest free block (first fit: small objects
- * pack the holes, as in MicroPython); requests of 2 blocks up to 1/1024 of the heap (RGC_NEXT_FIT_SHIFT)
- * from `rover`, where the last such allocation ended (next fit: on a large heap they do not walk past
+ * pack the holes, as in MicroPython); requests of 2 blocks up to next_fit_max
+ * (1/1024 of the heap, and up to 32 blocks but at most 1/256 of the heap: rgc_config.h) from `rover`, where the last such allocation ended (next fit: on a large heap they do not walk past
  * the small holes at the bottom every time); larger ones first fit from `hint` - next fit splits the big free runs they
  * need (a growing table: alloc N/4, free it, alloc N/4, alloc 5N/8 fails with 3N/4 free; MicroPython's
  * stress/dict_copy.py on a 48 KiB heap), and their first-fit search reads at most nblocks/4 <= 256 * nb
- * table bytes, a bounded multiple of the 16-32 * nb bytes they zero. A heap below 2048 blocks is first
+ * table bytes, a bounded multiple of the 16-32 * nb bytes they zero. A heap below 512 blocks is first
  * fit throughout, exactly as MicroPython places objects. Both wrap once.
  * First-fit searches of 2 blocks or more start at their size class's hint (fit_class: 2, 3-4, 5-8,
  * 9-16, 17-32, 33+ blocks): no run of the class's least size starts below it. A search moves it to the
