@@ -163,9 +163,9 @@ void *rgc_alloc_blocks(rgc_core *h, size_t nb, unsigned flags) {
             result = block_addr(h, s);
             RGC_UNPOISON(result, nb * RGC_BS);
             if (nb == 1u) /* a constant size: a few stores instead of a call */
-                __builtin_memset(result, 0, RGC_BS);
+                zero_blocks(result, 1u);
             else
-                __builtin_memset(result, 0, nb * RGC_BS);
+                zero_blocks(result, nb);
             if (flags & RGC_FINALISER)
                 ftb_set(h, s);
             break;
@@ -217,7 +217,7 @@ RGC_HOT void *fast_alloc_finish(rgc_core *h, const rgc_ctx *c, size_t s, size_t 
     atb_count_free(h, nb, 0);
     void *result = block_addr_in(&h->areas[0], s);
     RGC_UNPOISON(result, nb * RGC_BS);
-    __builtin_memset(result, 0, nb * RGC_BS);
+    zero_blocks(result, nb);
     if (flags & RGC_FINALISER)
         ftb_set(h, s);
     ctx_leave(h, c);
